@@ -1,0 +1,81 @@
+# One entry point for students, instructors and CI.  `make help` lists the targets.
+# Everything runs inside $(VENV), which the first target that needs it creates.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PROFILE ?= tiny
+# torch/torchvision builds verified for the kit on Linux x86_64 (Python 3.11).
+# On another platform pick the pair for your machine, e.g. make TORCH_SPEC="torch torchvision".
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+PY  := $(VENV)/bin/python
+BIN := $(VENV)/bin
+CHAPTERS := generalization robustness fairness backdoor ood sparsity causal
+
+.PHONY: help env book test test-fast labs autograde feedback grades browser clean
+
+help:
+	@echo "make book        build the HTML book into _build/html (PROFILE=tiny|quick|full)"
+	@echo "make test        run the whole test suite (installs what it needs)"
+	@echo "make test-fast   unit tests only (no notebooks, book or browser)"
+	@echo "make labs        regenerate labs/ from solutions/ with nbgrader"
+	@echo "make autograde SUBMISSIONS=dir [LAB=name]   autograde a folder of submissions"
+	@echo "make feedback [LAB=name]   write HTML feedback for autograded submissions"
+	@echo "make grades      export all grades to grades.csv"
+	@echo "make env         create $(VENV) with the package and the book/grading/test tools"
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+
+# --- book and browser -------------------------------------------------------------------
+# The book executes every walkthrough (TAI_PROFILE=$(PROFILE)) and fails on any warning.
+# MathJax is vendored first (npm, once) so that the HTML renders math offline.
+book: env
+	bash book/_scripts/vendor_mathjax.sh
+	TAI_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --all -W -n --keep-going .
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+# Debian's chromium, driven headless by playwright in tests/test_book.py.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+	    echo "chromium is installed: /usr/bin/chromium"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: /usr/bin/chromium is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
+	    echo "       Install Chromium so that /usr/bin/chromium exists, then run the tests again." >&2; \
+	    exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+	    echo "error: /usr/bin/chromium is missing; install it as root: apt-get install -y chromium" >&2; \
+	    exit 1; \
+	fi
+	@test -x /usr/bin/chromium || { echo "error: the chromium package did not provide /usr/bin/chromium" >&2; exit 1; }
+
+
+# --- labs and grading (nbgrader: nbgrader_config.py, helpers/grading.py) ------------------
+# State lives in the repo root and is gitignored: gradebook.db submitted/ autograded/
+# feedback/ grades.csv.  LAB=<chapter> restricts a target to one lab.
+labs: env
+	$(PY) -m helpers.grading release $(LAB)
+
+autograde: env
+	@test -n "$(SUBMISSIONS)" || { \
+	    echo "error: set SUBMISSIONS to a folder laid out as <student>/<lab>/<lab>_lab.ipynb," >&2; \
+	    echo "       e.g. make autograde SUBMISSIONS=~/inbox LAB=generalization" >&2; exit 2; }
+	$(PY) -m helpers.grading autograde "$(SUBMISSIONS)" $(if $(LAB),--lab $(LAB))
+
+feedback: env
+	$(PY) -m helpers.grading feedback $(if $(LAB),--lab $(LAB))
+
+grades: env
+	$(PY) -m helpers.grading export --to grades.csv

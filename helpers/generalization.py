@@ -1,0 +1,67 @@
+"""Chapter 1 (generalization under domain shift): one training run per configuration.
+
+A configuration is a dict of the training choices the chapter varies (see
+:data:`CHOICES`); :func:`run` trains one model with them on a source domain and
+evaluates it on every test domain.
+"""
+
+from __future__ import annotations
+
+from helpers import data as datasets
+from helpers.losses import LabelSmoothingCrossEntropy
+from helpers.models import build_model, freeze_all_but_head
+from helpers.train import evaluate_domains, fit, pretrained_model, set_seed
+
+#: The training choices of the chapter and their baseline values.
+CHOICES = {
+    "batchnorm": True,        # False: every BatchNorm layer replaced by the identity
+    "dropout": 0.0,           # dropout probability before the head
+    "label_smoothing": 0.0,   # alpha of the label-smoothing loss (0 = plain cross-entropy)
+    "augment": False,         # digit-safe augmentation (no flips)
+    "pretrained": False,      # start from pretrained weights (see train.pretrained_model)
+    "optimizer": "sgd",       # "sgd" (momentum 0.9) or "adam"
+}
+
+
+def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = True,
+        desc: str = "train", **choices) -> tuple:
+    """Train the profile's model on ``source_train`` with ``choices``; evaluate on ``test_sets``.
+
+    ``choices`` override :data:`CHOICES` (unknown keys raise ``ValueError``). Returns
+    ``(model, history, accuracies)`` where ``accuracies`` maps each test-set name to a
+    fraction in [0, 1].
+    """
+    unknown = set(choices) - set(CHOICES)
+    if unknown:
+        raise ValueError(f"Unknown training choice(s) {sorted(unknown)}; known: {list(CHOICES)}.")
+    config = {**CHOICES, **choices}
+    set_seed(seed)
+    if config["pretrained"]:
+        model = pretrained_model(profile, 10, config["batchnorm"], config["dropout"], seed,
+                                 progress=progress)
+    else:
+        model = build_model(profile.model, 10, profile.width, config["batchnorm"],
+                            config["dropout"])
+    train_data = (source_train.with_transform(datasets.digit_augmentation())
+                  if config["augment"] else source_train)
+    loss_fn = (LabelSmoothingCrossEntropy(config["label_smoothing"])
+               if config["label_smoothing"] else None)
+    lr = profile.adam_lr if config["optimizer"] == "adam" else profile.sgd_lr
+    history = fit(model, train_data, epochs=profile.epochs, batch_size=profile.batch_size,
+                  optimizer=config["optimizer"], lr=lr, lr_gamma=profile.lr_gamma,
+                  loss_fn=loss_fn, seed=seed, progress=progress, desc=desc)
+    return model, history, evaluate_domains(model, test_sets)
+
+
+def finetune_head(model, target_train, test_sets: dict, profile, seed: int = 0,
+                  progress: bool = True) -> tuple:
+    """Freeze all but the head of ``model`` and train the head on ``target_train``.
+
+    Uses Adam for ``profile.generalization.finetune_epochs`` epochs. Returns
+    ``(history, accuracies)`` like :func:`run`; ``model`` is changed in place.
+    """
+    freeze_all_but_head(model)
+    history = fit(model, target_train, epochs=profile.generalization.finetune_epochs,
+                  batch_size=min(profile.batch_size, len(target_train)), optimizer="adam",
+                  lr=profile.adam_lr, seed=seed, progress=progress, desc="fine-tune head")
+    return history, evaluate_domains(model, test_sets)

@@ -1,0 +1,87 @@
+"""The one table of experiment scales: ``tiny``, ``quick`` and ``full``.
+
+Every notebook starts with a papermill ``parameters`` cell holding ``profile = "tiny"``
+and passes it to :func:`get_profile`. The environment variable ``TAI_PROFILE``, when set,
+overrides the notebook's value; that is how an instructor publishes a ``quick`` or
+``full`` build of the book (``make book PROFILE=quick``).
+
+- ``tiny``: CI and the default book build. Embedded stand-in data, a small CNN, seconds
+  per experiment on 2 CPU cores, no network.
+- ``quick``: a student's laptop CPU. Real data subsets when downloaded, a few minutes.
+- ``full``: one GPU. The setups of the course's reports (ResNet-18, all data).
+
+Settings shared by every chapter sit at the top level of a profile; settings of one
+chapter sit under the chapter's name.
+"""
+
+from __future__ import annotations
+
+import os
+from types import MappingProxyType, SimpleNamespace
+
+PROFILE_ENV_VAR = "TAI_PROFILE"
+
+PROFILES = MappingProxyType({
+    "tiny": {
+        "data_source": "standin",    # "auto" = real if downloaded, else the stand-in
+        "train_size": 2500,          # per training set; None = everything
+        "test_size": 1000,
+        "model": "small_cnn",
+        "width": 8,                  # channels of the first conv layer (small_cnn)
+        "batch_size": 32,
+        "epochs": 4,
+        "sgd_lr": 0.01,
+        "adam_lr": 2e-3,
+        "lr_gamma": 0.9,             # ExponentialLR decay per epoch
+        "pretraining": "letters",    # what "pretrained" means: see helpers.models
+        "generalization": {"finetune_size": 100, "finetune_epochs": 8},
+    },
+    "quick": {
+        "data_source": "auto",
+        "train_size": 10000,
+        "test_size": 2000,
+        "model": "resnet18_cifar",
+        "width": 0.25,               # width multiplier of the CIFAR-style ResNet-18
+        "batch_size": 64,
+        "epochs": 5,
+        "sgd_lr": 0.02,
+        "adam_lr": 1e-3,
+        "lr_gamma": 0.95,
+        "pretraining": "letters",
+        "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+    },
+    "full": {
+        "data_source": "real",
+        "train_size": None,
+        "test_size": None,
+        "model": "resnet18",         # torchvision layout, as in the reports
+        "width": 1.0,
+        "batch_size": 16,
+        "epochs": 15,
+        "sgd_lr": 1e-3,
+        "adam_lr": 1e-3,
+        "lr_gamma": 0.99,
+        "pretraining": "imagenet",
+        "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+    },
+})
+
+
+def get_profile(name: str = "tiny") -> SimpleNamespace:
+    """Settings of profile ``name`` (overridden by ``$TAI_PROFILE`` when set).
+
+    Returns a namespace with attribute access (``p.epochs``); chapter settings are
+    namespaces too (``p.generalization.finetune_size``). ``p.name`` is the profile used.
+    Raises ``ValueError`` for an unknown name.
+    """
+    chosen = os.environ.get(PROFILE_ENV_VAR) or name
+    if chosen not in PROFILES:
+        source = f"${PROFILE_ENV_VAR}" if os.environ.get(PROFILE_ENV_VAR) else "profile"
+        raise ValueError(
+            f"{source}={chosen!r} is not a profile; choose one of {', '.join(PROFILES)}."
+        )
+    settings = {
+        key: SimpleNamespace(**value) if isinstance(value, dict) else value
+        for key, value in PROFILES[chosen].items()
+    }
+    return SimpleNamespace(name=chosen, **settings)

@@ -1,0 +1,80 @@
+import pytest
+import torch
+from torch import nn
+
+from helpers import models
+
+
+@pytest.mark.parametrize("name, width, dim", [("small_cnn", 8, 128), ("resnet18_cifar", 0.125, 64),
+                                              ("resnet18", 1.0, 512)])
+def test_shapes_and_embedding(name, width, dim):
+    torch.manual_seed(0)
+    model = models.build_model(name, num_classes=7, width=width).eval()
+    x = torch.rand(2, 3, 32, 32)
+    assert model(x).shape == (2, 7)
+    assert model.embed(x).shape == (2, dim)
+
+
+def test_resnet_layouts_use_torchvision_names():
+    for name in ("resnet18_cifar", "resnet18"):
+        features = models.build_model(name, width=0.25).features
+        for layer in ("conv1", "bn1", "relu", "layer1", "layer2", "layer3", "layer4", "avgpool"):
+            assert hasattr(features, layer), (name, layer)
+
+
+def test_cifar_resnet_width_multiplier_scales_channels():
+    narrow = models.build_model("resnet18_cifar", width=0.25)
+    wide = models.build_model("resnet18_cifar", width=0.5)
+    assert narrow.features.layer4[0].conv1.out_channels == 128
+    assert wide.features.layer4[0].conv1.out_channels == 256
+    assert models.count_parameters(wide) > 3 * models.count_parameters(narrow)
+
+
+@pytest.mark.parametrize("name", models.MODELS)
+def test_batchnorm_false_removes_every_batchnorm(name):
+    model = models.build_model(name, width=8 if name == "small_cnn" else 0.25, batchnorm=False)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_normalization_lives_inside_the_model():
+    model = models.build_model("small_cnn", width=4)
+    x = torch.full((1, 3, 4, 4), 0.5)
+    assert torch.allclose(model.normalize(x), torch.zeros_like(x))
+
+
+def test_freeze_all_but_head():
+    model = models.build_model("small_cnn", width=4)
+    names = models.freeze_all_but_head(model)
+    assert names == ["fc.weight", "fc.bias"]
+    assert models.count_parameters(model, trainable_only=True) == model.fc.weight.numel() + 10
+
+
+def test_replace_head():
+    model = models.build_model("small_cnn", width=4, num_classes=26)
+    models.replace_head(model, 10)
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"name": "vgg"}, "Unknown model"),
+    ({"num_classes": 1}, "num_classes"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"width": 0}, "width"),
+    ({"name": "small_cnn", "imagenet_weights": True}, "only available"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.build_model(**kwargs)
+
+
+def test_imagenet_weights_without_network_give_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    with pytest.raises(RuntimeError, match="resnet18-f37072fd.pth"):
+        models.build_model("resnet18", imagenet_weights=True)
