@@ -34,6 +34,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# The whole suite: helpers unit tests, notebook runs with the fidelity checks, the
+# nbgrader round trip, conventions, the book build and the browser check.
+test: env browser
+	$(BIN)/pytest --durations=15
+
+test-fast: env
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf _build outputs gradebook.db submitted autograded feedback grades.csv
+
 
 # --- book and browser -------------------------------------------------------------------
 # The book executes every walkthrough (TAI_PROFILE=$(PROFILE)) and fails on any warning.
