@@ -38,12 +38,12 @@ PROFILES = MappingProxyType({
     },
     "quick": {
         "data_source": "auto",
-        "train_size": 10000,
+        "train_size": 6000,
         "test_size": 2000,
         "model": "resnet18_cifar",
         "width": 0.25,               # width multiplier of the CIFAR-style ResNet-18
         "batch_size": 64,
-        "epochs": 5,
+        "epochs": 4,
         "sgd_lr": 0.02,
         "adam_lr": 1e-3,
         "lr_gamma": 0.95,

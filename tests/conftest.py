@@ -1,6 +1,5 @@
 """Shared fixtures: every test writes data and outputs into its own temporary folders."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -26,4 +25,3 @@ def repo() -> Path:
     return REPO
 
 
-os.environ.setdefault("MPLBACKEND", "Agg")
