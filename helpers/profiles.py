@@ -24,8 +24,8 @@ PROFILE_ENV_VAR = "TAI_PROFILE"
 PROFILES = MappingProxyType({
     "tiny": {
         "data_source": "standin",    # "auto" = real if downloaded, else the stand-in
-        "train_size": 2500,          # per training set; None = everything
-        "test_size": 1000,
+        "train_size": 2000,          # per training set; None = everything
+        "test_size": 500,
         "model": "small_cnn",
         "width": 8,                  # channels of the first conv layer (small_cnn)
         "batch_size": 32,
@@ -34,7 +34,7 @@ PROFILES = MappingProxyType({
         "adam_lr": 2e-3,
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
-        "generalization": {"finetune_size": 100, "finetune_epochs": 8},
+        "generalization": {"finetune_size": 200, "finetune_epochs": 15},
     },
     "quick": {
         "data_source": "auto",

@@ -208,8 +208,8 @@ def pretrained_model(profile, num_classes: int = 10, batchnorm: bool = True,
         raise ValueError(f"profile.pretraining={profile.pretraining!r}: expected 'imagenet' or 'letters'.")
     set_seed(seed)
     model = build_model(profile.model, 26, profile.width, batchnorm, dropout)
-    size = 2 * profile.train_size if profile.train_size else None
-    letters = datasets.load("letters", "train", size=size, seed=seed, source="standin")
+    letters = datasets.load("letters", "train", size=profile.train_size, seed=seed,
+                            source="standin")
     name = f"letters-{profile.model}-w{profile.width}-bn{int(batchnorm)}-n{len(letters)}-s{seed}.pt"
     fit(model, letters, epochs=profile.epochs, batch_size=profile.batch_size, optimizer="adam",
         lr=profile.adam_lr, seed=seed, checkpoint=output_dir("pretrained") / name,

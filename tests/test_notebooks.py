@@ -79,4 +79,4 @@ def test_richer_domain_transfers_better_than_the_reverse(walkthrough_results):
 
 def test_finetuning_the_head_raises_target_accuracy(walkthrough_results):
     results = walkthrough_results["generalization"]
-    assert results["finetuned"]["SVHN"] > results["reverse"]["SVHN"] + 0.1
+    assert results["finetuned"]["SVHN"] > results["reverse"]["SVHN"] + 0.05
