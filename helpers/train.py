@@ -92,7 +92,7 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(saved["state_dict"])
         model.to(device)
-        print(f"{desc}: loaded checkpoint {checkpoint}")
+        print(f"{desc}: loaded {Path(checkpoint).name} (delete it to train again)")
         return saved["history"]
 
     set_seed(seed)

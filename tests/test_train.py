@@ -63,7 +63,7 @@ def test_checkpoint_is_loaded_instead_of_training(digits, tmp_path, capsys):
     assert path.exists() and not list(tmp_path.glob(".*tmp"))
     restored = _fresh(seed=1)
     again = train.fit(restored, digits[0], epochs=1, batch_size=32, checkpoint=path, progress=False)
-    assert again == history and "loaded checkpoint" in capsys.readouterr().out
+    assert again == history and "loaded run.pt" in capsys.readouterr().out
     assert torch.equal(restored.fc.weight, trained.fc.weight)
 
 
