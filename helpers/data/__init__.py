@@ -127,9 +127,10 @@ def load(name: str, split: str = "train", size: int | None = None, source: str =
         raise ValueError(f"source={source!r}: expected one of {', '.join(SOURCES)}.")
     if size is not None and (not isinstance(size, int) or size < 1):
         raise ValueError(f"size={size!r}: expected a positive int or None.")
-    use_real = source == "real" or (source == "auto" and real_available(name, split))
-    if source == "real" and not real_available(name, split):
+    available = source != "standin" and real_available(name, split)
+    if source == "real" and not available:
         raise FileNotFoundError(_missing_message(name, info))
+    use_real = source == "real" or (source == "auto" and available)
     root = str(data_dir()) if use_real else ""
     images, labels, description = _cached(name, split, size, seed, root)
     dataset = ImageDataset(images, labels, name=name, split=split,
