@@ -1,10 +1,24 @@
-"""Shared fixtures: every test writes data and outputs into its own temporary folders."""
+"""Shared fixtures: isolated data/output folders for every test, and the session's one
+book build, whose executed walkthroughs also feed the notebook fidelity checks."""
 
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "_build" / "artifacts"      # build log and screenshots (gitignored)
+BUILD_TIMEOUT = 2400  # seconds; the tiny book builds in a few minutes on 2 cores
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EXECUTED = re.compile(r"(\S+\.ipynb): Executed notebook in ([0-9.]+) seconds")
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +39,56 @@ def repo() -> Path:
     return REPO
 
 
+def _tool(name: str) -> str:
+    """A console script of the running interpreter's environment (the project's .venv)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found next to {sys.executable} nor on PATH: run `make env`.")
+    return found
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory):
+    """Build the whole book once per session, executing every walkthrough (tiny profile).
+
+    Returns a namespace: ``returncode``, ``log`` (text), ``log_path``, ``html`` (folder),
+    ``outputs`` (the walkthroughs' results, ``<chapter>/results-tiny.json``), ``seconds``,
+    ``executed`` ({notebook path: seconds}) and ``artifacts``. It does not assert: test_book checks the build, test_notebooks the
+    results each walkthrough wrote, so a failing page does not hide the other checks.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    vendor = subprocess.run(["bash", str(REPO / "book" / "_scripts" / "vendor_mathjax.sh")],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert vendor.returncode == 0, f"vendoring MathJax failed:\n{vendor.stdout}\n{vendor.stderr}"
+
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, TAI_PROFILE="tiny", TAI_OUTPUT_DIR=str(out / "outputs"),
+               TAI_DATA_DIR=str(out / "data"), PYTHONUNBUFFERED="1")
+    # Kernels inherit the environment: a non-interactive backend set for the test
+    # session would make every notebook figure disappear from the book.
+    env.pop("MPLBACKEND", None)
+    cmd = [_tool("jupyter-book"), "build", "--all", "-W", "-n", "--keep-going",
+           str(REPO), "--path-output", str(out)]
+    start = time.monotonic()
+    try:
+        result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                                timeout=BUILD_TIMEOUT)
+        returncode, stdout, stderr = result.returncode, result.stdout, result.stderr
+    except subprocess.TimeoutExpired as error:
+        returncode, stderr = None, f"timed out after {BUILD_TIMEOUT} s"
+        stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else (error.stdout or "")
+    seconds = time.monotonic() - start
+    log = ANSI.sub("", f"$ {' '.join(cmd)}\n{stdout}\n--- stderr ---\n{stderr}")
+    log_path = ARTIFACTS / "book-build.log"
+    log_path.write_text(log)
+    executed = {Path(path).relative_to(REPO).as_posix(): float(secs)
+                for path, secs in EXECUTED.findall(log)}
+    print(f"\nbook build: {seconds:.1f} s, exit {returncode}, log: {log_path}")
+    for notebook, secs in executed.items():
+        print(f"  {notebook}: executed in {secs:.1f} s")
+    return SimpleNamespace(returncode=returncode, log=log, log_path=log_path,
+                           html=out / "_build" / "html", outputs=out / "outputs",
+                           seconds=seconds, executed=executed, artifacts=ARTIFACTS)

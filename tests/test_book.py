@@ -1,7 +1,7 @@
 """The book builds without a warning, and its pages work in a real browser, offline.
 
-One module-scoped build (``jupyter-book build --all -W -n --keep-going``, every
-walkthrough executed in the ``tiny`` profile) into a temporary folder; the HTML is then
+The session's one book build (conftest.py: ``jupyter-book build --all -W -n
+--keep-going``, every walkthrough executed in the ``tiny`` profile); the HTML is then
 served from 127.0.0.1 and opened in Debian's headless Chromium through playwright.
 Each page must render its title, load every image, typeset its math (MathJax is served
 by the book itself), and make no request that fails or leaves 127.0.0.1.
@@ -13,13 +13,8 @@ Chromium missing is a failure, not a skip: ``make browser`` installs it.
 from __future__ import annotations
 
 import http.server
-import os
-import re
-import shutil
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,15 +25,12 @@ from playwright.sync_api import sync_playwright
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "_build" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-BUILD_TIMEOUT = 1500  # seconds; the tiny book builds in a few minutes on 2 cores
 LOG_TAIL_LINES = 40
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # (name, path under the HTML root, text the page's <h1> must contain, checks)
 PAGES = [
@@ -51,17 +43,6 @@ PAGES = [
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),
 ]
-
-
-def _tool(name: str) -> str:
-    """A console script of the running interpreter's environment (the project's .venv)."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} not found next to {sys.executable} nor on PATH: run `make env`.")
-    return found
 
 
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -77,42 +58,15 @@ def _problems(log: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """Build the whole book once; yields the HTML folder. Fails with the log's tail."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    vendor = subprocess.run(["bash", str(REPO / "book" / "_scripts" / "vendor_mathjax.sh")],
-                            cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert vendor.returncode == 0, (
-        f"vendoring MathJax failed:\n{vendor.stdout}\n{vendor.stderr}")
-
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, TAI_PROFILE="tiny", TAI_OUTPUT_DIR=str(out / "outputs"),
-               PYTHONUNBUFFERED="1")
-    # Kernels inherit the environment: a non-interactive backend set for the test
-    # session (conftest.py) would make every notebook figure disappear from the book.
-    env.pop("MPLBACKEND", None)
-    cmd = [_tool("jupyter-book"), "build", "--all", "-W", "-n", "--keep-going",
-           str(REPO), "--path-output", str(out)]
-    start = time.monotonic()
-    try:
-        result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
-                                timeout=BUILD_TIMEOUT)
-    except subprocess.TimeoutExpired as error:
-        log = error.stdout.decode() if isinstance(error.stdout, bytes) else (error.stdout or "")
-        pytest.fail(f"the book build did not finish in {BUILD_TIMEOUT} s; log tail:\n{_tail(log)}")
-    seconds = time.monotonic() - start
-    log = ANSI.sub("", f"$ {' '.join(cmd)}\n{result.stdout}\n--- stderr ---\n{result.stderr}")
-    log_path = ARTIFACTS / "book-build.log"
-    log_path.write_text(log)
-    print(f"\nbook build: {seconds:.1f} s, exit {result.returncode}, log: {log_path}")
-
-    html = out / "_build" / "html"
-    assert result.returncode == 0, (
-        f"jupyter-book build failed (exit {result.returncode}, warnings are errors); "
-        f"full log: {log_path}\n--- warnings and errors ---\n{_problems(log)}"
-        f"\n--- log tail ---\n{_tail(log)}")
-    assert (html / "book" / "intro.html").exists(), f"no book/intro.html in {html}"
-    yield html
+def book(book_build):
+    """The HTML folder of the session's book build; fails with the log's warnings and tail."""
+    assert book_build.returncode == 0, (
+        f"jupyter-book build failed (exit {book_build.returncode}, warnings are errors); "
+        f"full log: {book_build.log_path}\n--- warnings and errors ---\n"
+        f"{_problems(book_build.log)}\n--- log tail ---\n{_tail(book_build.log)}")
+    assert (book_build.html / "book" / "intro.html").exists(), (
+        f"no book/intro.html in {book_build.html}")
+    yield book_build.html
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -200,7 +154,7 @@ async () => {
 
 
 @pytest.mark.parametrize("name, path, heading, checks", PAGES, ids=[p[0] for p in PAGES])
-def test_page_renders_offline(browser, server, name, path, heading, checks):
+def test_page_renders_offline(browser, server, book_build, name, path, heading, checks):
     if browser is None:
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium), "
                     "then run the tests again.")
@@ -260,7 +214,7 @@ def test_page_renders_offline(browser, server, name, path, heading, checks):
                 f"{name}: no Colab launch link")
 
         page.wait_for_load_state("networkidle")
-        shot = ARTIFACTS / f"{name}.png"
+        shot = book_build.artifacts / f"{name}.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"\nscreenshot: {shot}")
     finally:

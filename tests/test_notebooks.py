@@ -1,7 +1,9 @@
 """Every walkthrough and every lab solution runs top to bottom in the tiny profile, and
 each walkthrough's recorded results show the chapter's fidelity checks (LAB_SPECS.md).
 
-The checks read the results file the notebook itself wrote; nothing is re-trained here.
+The walkthroughs run once, in the session's book build (conftest.py); the checks read
+the results file each notebook wrote there, so nothing is re-trained here. The lab
+solutions run with papermill.
 """
 
 import json
@@ -18,30 +20,29 @@ SOLUTIONS = sorted(REPO.glob("solutions/*/*.ipynb"))
 pytestmark = pytest.mark.slow
 
 
-def _execute(notebook: Path, output_dir: Path, parameters: dict | None = None) -> float:
+def _execute(notebook: Path, output_dir: Path) -> float:
     """Run ``notebook`` with papermill in its own folder; returns the wall time in seconds."""
     start = time.perf_counter()
     papermill.execute_notebook(str(notebook), str(output_dir / notebook.name),
-                               parameters=parameters, cwd=str(notebook.parent),
+                               cwd=str(notebook.parent),
                                kernel_name="python3", progress_bar=False)
     return time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
-def walkthrough_results(tmp_path_factory):
-    """Run every walkthrough once (tiny profile, seed 0); {chapter: results dict}."""
-    results = {}
-    with pytest.MonkeyPatch.context() as env:
-        outputs = tmp_path_factory.mktemp("outputs")
-        env.setenv("TAI_OUTPUT_DIR", str(outputs))
-        env.setenv("TAI_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        env.delenv("TAI_PROFILE", raising=False)
-        for notebook in WALKTHROUGHS:
-            chapter = notebook.parent.name
-            seconds = _execute(notebook, tmp_path_factory.mktemp(chapter),
-                               {"profile": "tiny", "seed": 0})
-            print(f"\n{notebook.relative_to(REPO)}: {seconds:.1f} s")
-            results[chapter] = json.loads((outputs / chapter / "results-tiny.json").read_text())
+def walkthrough_results(book_build):
+    """{chapter: results dict} written by each walkthrough during the book build."""
+    results, missing = {}, []
+    for notebook in WALKTHROUGHS:
+        chapter = notebook.parent.name
+        path = book_build.outputs / chapter / "results-tiny.json"
+        if path.exists():
+            results[chapter] = json.loads(path.read_text())
+        else:
+            missing.append(chapter)
+    assert not missing, (
+        f"walkthroughs that wrote no results in the book build: {missing}; "
+        f"see the build log {book_build.log_path}")
     return results
 
 
