@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="list",
-                        help=f"{', '.join(COMMANDS)} (default: list; dataset names alone = download)")
+                        help=f"{', '.join(COMMANDS)} (default: list; "
+                             f"dataset names alone = download)")
     parser.add_argument("items", nargs="*", help=f"datasets ({', '.join(downloads.REGISTRY)} "
                                                  f"or all) or, for import, files")
     parser.add_argument("--list", action="store_true", help="same as the list command")
@@ -74,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "remove":
             for name in names:
                 removed = downloads.remove(name, args.data_dir)
-                print(f"{name}: removed {len(removed)} path(s)" if removed else f"{name}: nothing to remove")
+                print(f"{name}: removed {len(removed)} path(s)" if removed
+                      else f"{name}: nothing to remove")
             return 0
         if args.command == "verify" or args.offline:
             return _verify(names, args.data_dir, offline=args.offline)
         return _download(names, args)
     except KeyboardInterrupt:
-        print("Interrupted; a partial download is kept and resumes on the next run.", file=sys.stderr)
+        print("Interrupted; a partial download is kept and resumes on the next run.",
+              file=sys.stderr)
         return 130
     except DownloadError as error:
         print(error, file=sys.stderr)
@@ -93,7 +96,8 @@ def _names(parser: argparse.ArgumentParser, items: list[str]) -> list[str]:
     names = list(downloads.REGISTRY) if items == ["all"] else items
     unknown = [name for name in names if name not in downloads.REGISTRY]
     if unknown:
-        parser.error(f"unknown dataset(s) {unknown}; choose from {', '.join(downloads.REGISTRY)} or all")
+        parser.error(f"unknown dataset(s) {unknown}; "
+                     f"choose from {', '.join(downloads.REGISTRY)} or all")
     return names
 
 
@@ -125,7 +129,8 @@ def _verify(names: list[str], data_dir, offline: bool) -> int:
     if failed:
         how = "--offline makes no connection; run without it" if offline else "run"
         error = NotVerifiedError(f"Not verified ({how}: python data_scripts/download.py "
-                                 f"{' '.join(names)}), or fetch the files elsewhere and `import` them.")
+                                 f"{' '.join(names)}), or fetch the files elsewhere and "
+                                 f"`import` them.")
         print(error, file=sys.stderr)
         return error.exit_code
     return 0
@@ -162,7 +167,8 @@ def manual_instructions(names: list[str]) -> str:
     lines = []
     for name in names:
         info = downloads.REGISTRY[name]
-        lines += [f"# {name}: {info.title} ({info.homepage})", f"#   checksums: {info.checksum_source}"]
+        lines += [f"# {name}: {info.title} ({info.homepage})",
+                  f"#   checksums: {info.checksum_source}"]
         for remote in info.files:
             size = f"{remote.size:,} bytes" if remote.size else "size not published"
             lines.append(f"{remote.name}  ({size})")

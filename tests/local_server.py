@@ -3,7 +3,9 @@
 It serves bytes the test registers under a path, answers ``Range: bytes=N-`` with 206,
 logs every request, and can be told to misbehave on the next requests for a path:
 "404", "500", "corrupt" (same length, wrong bytes), "cut:N" (announce the full length,
-send N bytes, drop the connection) or "slow" (send 32 KiB every 0.1 s).
+send N bytes, drop the connection), "early:K" (answer a Range request from K bytes
+before the asked offset, as some caches do), "hang:S" (say nothing for S seconds)
+or "slow" (send 32 KiB every 0.1 s).
 """
 
 from __future__ import annotations
@@ -60,12 +62,17 @@ class LocalServer:
                 range_ = self.headers.get("Range")
                 action = server._next_action(self.path, range_)
                 content = server.files.get(self.path)
+                if action.startswith("hang:"):
+                    time.sleep(float(action[5:]))
+                    return
                 if content is None or action in ("404", "500"):
                     self.send_error(500 if action == "500" else 404)
                     return
                 if action == "corrupt":
                     content = bytes(b ^ 0xFF for b in content)
                 start = int(range_.split("=")[1].split("-")[0]) if range_ else 0
+                if action.startswith("early:"):
+                    start = max(0, start - int(action[6:]))
                 body = content[start:]
                 self.send_response(206 if range_ else 200)
                 if range_:

@@ -132,6 +132,24 @@ def test_partial_file_from_an_earlier_run_is_resumed(server, toy):
     assert (root / "toy" / "blob.bin").read_bytes() == BLOB
 
 
+def test_resume_honours_an_earlier_content_range_start(server, toy):
+    root, contents = toy
+    serve_toy(server, contents, mirror="m1", **{"blob.bin": ["early:1000"]})
+    (root / ".downloads").mkdir(parents=True)
+    (root / ".downloads" / "blob.bin.part").write_bytes(BLOB[:70000])
+    assert run("download", "toy") == 0                       # the overlap is rewritten
+    assert (root / "toy" / "blob.bin").read_bytes() == BLOB
+
+
+def test_a_silent_server_times_out_instead_of_hanging(server, toy, capsys):
+    root, contents = toy
+    serve_toy(server, contents, mirror="m1", **{"blob.bin": ["hang:5"]})
+    serve_toy(server, contents, mirror="m2", **{"blob.bin": ["hang:5"]})
+    assert run("download", "toy", "--timeout", "0.5", "--retries", "1") == 3
+    assert "timed out" in capsys.readouterr().err
+    assert not (root / "toy").exists()
+
+
 def test_every_mirror_404_is_exit_4_and_leaves_nothing(server, toy, capsys):
     root, _ = toy
     assert run("download", "toy") == transfer.UnavailableError.exit_code == 4

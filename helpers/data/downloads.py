@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.data import placing
-from helpers.data.transfer import (BACKOFF_SECONDS, READ_TIMEOUT, RETRIES, ChecksumError,  # noqa: F401
+# The error classes are re-exported so that callers catch downloads.DownloadError etc.
+from helpers.data.transfer import (READ_TIMEOUT, RETRIES, ChecksumError,  # noqa: F401
                                    DiskFullError, DownloadError, LockTimeoutError,
                                    NoNetworkError, NotVerifiedError, UnavailableError,
                                    UnwritableError, fetch_verified, file_hashes)
@@ -88,6 +89,12 @@ def _svhn_file(split: str, sha256: str, md5: str, size: int) -> RemoteFile:
 
 _PETS = ("https://thor.robots.ox.ac.uk/datasets/pets/",
          "https://www.robots.ox.ac.uk/~vgg/data/pets/data/")
+# UCI publishes no checksum for adult.zip. These are the SHA-256 of adult.data/adult.test
+# as UCI distributed them, recorded by several independent projects; should the zip ever
+# hold other bytes, the member check fails loudly (ChecksumError) instead of using them.
+_ADULT_MEMBERS = (
+    ("adult.data", "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d"),
+    ("adult.test", "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05"))
 _CIFAR_BATCHES = tuple(f"cifar-10-batches-py/{name}" for name in (
     "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
     "test_batch", "batches.meta"))
@@ -115,7 +122,8 @@ REGISTRY: dict[str, RemoteDataset] = {
         "Fashion-MNIST", "https://github.com/zalandoresearch/fashion-mnist", _TORCHVISION_SHA256,
         _idx_files("FashionMNIST/raw", (
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"), (
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/"
+            "data/fashion/"), (
             ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
              "8d4fb7e6c68d591d4c3dfef9ec88bf0d", None),
             ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
@@ -136,8 +144,7 @@ REGISTRY: dict[str, RemoteDataset] = {
         "against the SHA-256 that independent projects publish for the UCI files", (
             RemoteFile("adult.zip", ("https://archive.ics.uci.edu/static/public/2/adult.zip",),
                        None, "unzip", "adult", ("adult/adult.data", "adult/adult.test"),
-                       members=(("adult.data", "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d"),
-                                ("adult.test", "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05"))),)),
+                       members=_ADULT_MEMBERS),)),
     "pets": RemoteDataset("Oxford-IIIT Pet", "https://www.robots.ox.ac.uk/~vgg/data/pets/",
                           _TORCHVISION_SHA256, (
         RemoteFile("images.tar.gz", tuple(f"{base}images.tar.gz" for base in _PETS),
@@ -252,7 +259,8 @@ def verify(key: str, root: str | Path | None = None,
                 for problem in placing.check(base, key, remote)]
 
 
-def remove(key: str, root: str | Path | None = None, lock_timeout: float = LOCK_TIMEOUT) -> list[Path]:
+def remove(key: str, root: str | Path | None = None,
+           lock_timeout: float = LOCK_TIMEOUT) -> list[Path]:
     """Delete dataset ``key``'s files, partial downloads and record. Returns what was removed."""
     info, base = dataset(key), data_root(root)
     with placing.locked(base, key, lock_timeout):

@@ -146,8 +146,7 @@ def check(base: Path, key: str, remote) -> list[str]:
         if adopt_if_valid(base, key, remote):
             return []
         if existed:
-            return [f"{label}: checksum mismatch; moved aside to {base / STATE_DIR}, "
-                    f"download it again"]
+            return [f"{label}: fails its checksum (moved aside); download it again"]
         if any((base / path).exists() for path in remote.provides):
             return [f"{label}: present but not placed by this tool, so it cannot be "
                     f"verified; `import` the original file or download it again"]
@@ -158,14 +157,15 @@ def check(base: Path, key: str, remote) -> list[str]:
         if not path.is_file():
             problems.append(f"{label}: {rel} is missing")
         elif path.stat().st_size != size or file_hashes(path)[0] != sha256:
-            problems.append(f"{label}: {rel} fails its checksum; moved aside to "
-                            f"{_aside(base, path)}, download it again")
+            _aside(base, path)
+            problems.append(f"{label}: {rel} fails its checksum (moved aside); "
+                            f"download it again")
     if problems:
         _record(base, key, remote.name, None)
     return problems
 
 
-def _aside(base: Path, path: Path) -> Path:
+def _aside(base: Path, path: Path) -> None:
     """Move a file that failed its checksum to .downloads/<its path>.corrupt (never read)."""
     state = state_dir(base)
     if path.parent == state:                   # a download: <name>.part -> <name>.corrupt
@@ -175,7 +175,6 @@ def _aside(base: Path, path: Path) -> Path:
     corrupt = state / f"{name}.corrupt"
     os.replace(path, corrupt)
     print(f"checksum mismatch: {path} moved aside to {corrupt}", file=sys.stderr)
-    return corrupt
 
 
 def copy_file(source: Path, destination: Path) -> str:
@@ -243,7 +242,9 @@ def _untar(base: Path, remote, part: Path) -> dict:
         moved.append(destination)
     staging.rmdir()
     part.unlink()
-    files = [p for m in moved for p in ([m] if m.is_file() else sorted(m.rglob("*"))) if p.is_file()]
+    files = [path for entry in moved
+             for path in ([entry] if entry.is_file() else sorted(entry.rglob("*")))
+             if path.is_file()]
     return {str(p.relative_to(base)): [p.stat().st_size, file_hashes(p)[0]] for p in files}
 
 
