@@ -225,7 +225,6 @@ def test_offline_never_connects(server, toy, monkeypatch, capsys):
     assert not (root / "toy" / "blob.bin").exists()          # moved aside, never read
     assert "--offline makes no connection" in capsys.readouterr().err
     assert len(server.log) == before
-    monkeypatch.undo()
 
 
 def test_offline_cli_process_makes_no_request(server, tmp_path):
@@ -291,6 +290,19 @@ def test_list_remove_and_print_urls(server, toy, capsys):
     assert run("--print-urls", "toy") == 0
     out = capsys.readouterr().out
     assert sha(BLOB) in out and f"{server.url}/m1/toy/blob.bin" in out and "import" in out
+
+
+def test_files_placed_by_hand_are_present_and_checked_where_possible(toy):
+    root, contents = toy
+    (root / "toy").mkdir(parents=True)
+    (root / "toy" / "blob.bin").write_bytes(BLOB)
+    with tarfile.open(fileobj=io.BytesIO(contents["toyset.tar.gz"])) as archive:
+        archive.extractall(root, filter="data")                 # unpacked by hand
+    assert downloads.status("toy").state == "present" and downloads.present("toy")
+    problems = downloads.verify("toy")
+    assert problems == ["toy/toyset.tar.gz: present but not placed by this tool, so it "
+                        "cannot be verified; `import` the original file or download it again"]
+    assert downloads.status("toy").files["blob.bin"] == "verified"  # published as it is
 
 
 def test_unknown_dataset_is_a_usage_error():

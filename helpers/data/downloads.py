@@ -27,7 +27,6 @@ from helpers.data.transfer import (READ_TIMEOUT, RETRIES, ChecksumError,  # noqa
                                    DiskFullError, DownloadError, LockTimeoutError,
                                    NoNetworkError, NotVerifiedError, UnavailableError,
                                    UnwritableError, fetch_verified, file_hashes)
-from helpers.paths import DATA_ENV_VAR
 
 MIRRORS_ENV_VAR = "TAI_DATA_MIRRORS"
 LOCK_TIMEOUT = 3600.0   # seconds a run waits for another run on the same dataset
@@ -193,7 +192,7 @@ def data_root(root: str | Path | None = None) -> Path:
             return data_dir()
         except PermissionError as error:
             raise UnwritableError(str(error)) from error
-    return placing.writable(Path(root).expanduser(), DATA_ENV_VAR)
+    return placing.writable(Path(root).expanduser())
 
 
 def present(key: str, split: str | None = None, root: str | Path | None = None) -> bool:

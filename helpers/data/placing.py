@@ -28,7 +28,7 @@ from helpers.paths import atomic_write_text
 STATE_DIR = ".downloads"
 
 
-def writable(path: Path, env_var: str) -> Path:
+def writable(path: Path) -> Path:
     """``path`` created if missing and probed for writing; raises UnwritableError/DiskFullError."""
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -194,7 +194,8 @@ def place(base: Path, key: str, remote, part: Path, source: str) -> None:
     """Move the verified download ``part`` into the layout and record what was placed."""
     try:
         placed = _PLACERS[remote.place](base, remote, part)
-    except OSError as error:
+    except OSError as error:                   # e.g. disk full while unpacking
+        shutil.rmtree(state_dir(base) / f"{remote.name}.extract", ignore_errors=True)
         raise os_error(error, base, "placing files in") from error
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, gzip.BadGzipFile) as error:
         _aside(base, part)
@@ -216,10 +217,14 @@ def _gunzip(base: Path, remote, part: Path) -> dict:
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(destination.name + ".tmp")
     digest = hashlib.sha256()
-    with gzip.open(part, "rb") as reader, open(temporary, "wb") as writer:
-        for block in iter(lambda: reader.read(1 << 20), b""):
-            digest.update(block)
-            writer.write(block)
+    try:
+        with gzip.open(part, "rb") as reader, open(temporary, "wb") as writer:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                digest.update(block)
+                writer.write(block)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, destination)
     kept = destination.with_name(remote.name)
     os.replace(part, kept)
