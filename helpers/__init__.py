@@ -4,7 +4,8 @@ Core modules (any chapter may use them; they never import a chapter module):
 
 - ``profiles``  the one table of tiny / quick / full settings
 - ``paths``     data and output directories, results files
-- ``data``      dataset registry: real loaders and embedded stand-ins, same API
+- ``data``      dataset registry: real loaders and embedded stand-ins, same API;
+                ``data.downloads`` fetches and verifies the real files
 - ``models``    small CNN, CIFAR-style ResNet-18, torchvision ResNet-18
 - ``train``     seeding, ``fit`` with progress bar and history, evaluation
 - ``losses``    losses written out for teaching (label smoothing)

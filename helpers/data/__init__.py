@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import real, standins
+from helpers.data import downloads, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -106,8 +106,16 @@ class ImageDataset(Dataset):
 
 
 def real_available(name: str, split: str = "train") -> bool:
-    """Whether the real ``name`` dataset's ``split`` is in the data directory."""
+    """Whether the real ``name`` dataset's ``split`` is in the data directory.
+
+    For datasets in the download registry (:mod:`helpers.data.downloads`) this is the
+    registry's own presence check, so what ``data_scripts/download.py`` placed is found.
+    """
     info = _info(name)
+    if info.read_real is None:
+        return False
+    if name in downloads.REGISTRY:
+        return downloads.present(name, split, data_dir())
     return info.real_present is not None and info.real_present(data_dir(), split)
 
 
@@ -171,7 +179,8 @@ def _missing_message(name: str, info: DatasetInfo) -> str:
     if info.read_real is None:
         return f"{name!r} exists only as an embedded stand-in; use source='standin'."
     return (f"The real {info.title} dataset is not in {data_dir()}. Download it with "
-            f"`python data_scripts/download.py {name}` (needs network), or set "
+            f"`python data_scripts/download.py {name}` (needs network; without it, "
+            f"`--print-urls` lists what to fetch elsewhere and `import` places it), or set "
             f"$TAI_DATA_DIR to where it is, or use source='standin'/'auto'.")
 
 
