@@ -107,7 +107,7 @@ def model_state_guard(model: nn.Module):
 def _loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    targeted: bool) -> torch.Tensor:
     """∇ₓ of the mean cross-entropy (its negative when ``targeted``), as torchattacks does."""
-    images = images.clone().requires_grad_(True)
+    images = images.detach().requires_grad_(True)     # a view: no copy per step
     loss = F.cross_entropy(model(images), labels)
     if targeted:
         loss = -loss
@@ -159,11 +159,12 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float
             noise = torch.rand(images.shape, generator=generator,
                                device=generator.device if generator else images.device)
             adversarial = (adversarial + (2 * noise.to(device) - 1) * eps).clamp(0, 1)
+        # The projection onto {|x' - x|∞ <= eps} ∩ [0, 1] is a clip between fixed bounds.
+        lower, upper = (images - eps).clamp_(min=0), (images + eps).clamp_(max=1)
         for _ in range(steps):
             gradient = _loss_gradient(model, adversarial, labels, targeted)
-            adversarial = adversarial + step_size * gradient.sign()
-            delta = (adversarial - images).clamp(-eps, eps)
-            adversarial = (images + delta).clamp(0, 1)
+            adversarial = torch.maximum(adversarial + step_size * gradient.sign_(), lower)
+            adversarial = torch.minimum(adversarial, upper, out=adversarial)
         return adversarial.detach()
 
 
