@@ -35,7 +35,7 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
-        "robustness": {"eps": 6 / 255, "pgd_steps": 10, "train_pgd_steps": 2,
+        "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 200, "map_size": 300, "map_method": "tsne"},
     },
