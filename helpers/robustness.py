@@ -175,6 +175,16 @@ def white_pixels(images: torch.Tensor, count: int = 20, seed: int = 0) -> torch.
     return images.masked_fill(mask, 1.0)
 
 
+def sign_noise(images: torch.Tensor, eps: float, seed: int = 0) -> torch.Tensor:
+    """``images`` with every pixel moved by ±``eps`` at random (clipped to [0, 1]).
+
+    The same budget as an L∞ attack, without aim: the baseline an attack must beat.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    signs = torch.randint(0, 2, images.shape, generator=generator).to(images) * 2 - 1
+    return (images + eps * signs).clamp(0, 1)
+
+
 def pixels_then_fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                      eps: float, count: int = 20, seed: int = 0) -> torch.Tensor:
     """The course's "adversarial test set": ``count`` random white pixels, then FGSM at ``eps``."""

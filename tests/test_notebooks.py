@@ -108,7 +108,7 @@ def test_transfer_attack_is_weaker_than_white_box_but_above_chance(walkthrough_r
     results = walkthrough_results["robustness"]
     transfer, standard = results["transfer"], results["accuracy"]["standard"]
     assert standard["PGD"] + 0.1 < transfer["target_accuracy"], "weaker than white box"
-    assert transfer["target_accuracy"] < transfer["target_clean_accuracy"] - 0.02, "it still hurts"
+    assert transfer["target_accuracy"] < transfer["noise_accuracy"] - 0.02, "more than noise"
     assert transfer["target_accuracy"] > 0.2, "well above chance (10 %)"
 
 

@@ -90,6 +90,14 @@ def test_white_pixels_sets_exactly_count_pixels():
     assert images.sum() == 0, "the input is not modified"
 
 
+def test_sign_noise_moves_every_pixel_by_eps_within_range():
+    images = torch.full((3, 3, 8, 8), 0.5)
+    images[0] = 0.0
+    noisy = robustness.sign_noise(images, 0.1, seed=2)
+    assert torch.allclose((noisy[1:] - images[1:]).abs(), torch.tensor(0.1))
+    assert noisy.min() >= 0 and torch.equal(noisy, robustness.sign_noise(images, 0.1, seed=2))
+
+
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)
