@@ -31,6 +31,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# torchattacks (the robustness tests' reference) pins requests~=2.25, which Sphinx
+	# rejects; it never uses requests for what the tests do, so install it without deps.
+	$(PY) -m pip install --quiet --no-deps torchattacks==3.5.1
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 

@@ -8,8 +8,9 @@ Core modules (any chapter may use them; they never import a chapter module):
                 ``data.downloads`` fetches and verifies the real files
 - ``models``    small CNN, CIFAR-style ResNet-18, torchvision ResNet-18
 - ``train``     seeding, ``fit`` with progress bar and history, evaluation
-- ``losses``    losses written out for teaching (label smoothing)
+- ``attacks``   adversarial attacks: FGSM, PGD/BIM, DeepFool, transfer
+- ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
 
-Chapter modules: ``generalization``. Instructor tools: ``grading``.
+Chapter modules: ``generalization``, ``robustness``. Instructor tools: ``grading``.
 """

@@ -44,3 +44,57 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return label_smoothing_cross_entropy(logits, targets, self.alpha)
+
+
+def circle_loss(embeddings: torch.Tensor, labels: torch.Tensor, m: float = 0.4,
+                gamma: float = 80.0) -> torch.Tensor:
+    """Circle loss (Sun et al. 2020) on the pairs of a batch, with cosine similarity.
+
+    ``embeddings``: (N, D) (normalized here); ``labels``: (N,) ints. For each anchor i,
+    with positive similarities s_p (same label, j ≠ i) and negative ones s_n:
+
+        α_p = [1 + m - s_p]₊,  α_n = [s_n + m]₊   (weights, not differentiated)
+        L_i = softplus(logsumexp(-γ α_p (s_p - (1 - m))) + logsumexp(γ α_n (s_n - m)))
+
+    so similarities far from their optimum (1 + m for positives, -m for negatives) are
+    pushed hardest. The result is the mean of L_i over anchors with a non-zero loss
+    (anchors without a positive or a negative pair count as zero), as in
+    pytorch-metric-learning's ``CircleLoss(m, gamma)``. ``m`` is the relaxation margin,
+    ``gamma`` the scale.
+    """
+    if embeddings.ndim != 2:
+        raise ValueError(f"embeddings: expected shape (N, D), got {tuple(embeddings.shape)}.")
+    if labels.shape != embeddings.shape[:1]:
+        raise ValueError(f"labels: expected shape ({len(embeddings)},), got {tuple(labels.shape)}.")
+    if not 0 <= m < 1:
+        raise ValueError(f"m={m!r}: expected a margin in [0, 1).")
+    if gamma <= 0:
+        raise ValueError(f"gamma={gamma!r}: expected a positive scale.")
+    unit = F.normalize(embeddings, dim=1)
+    similarity = unit @ unit.T
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    negative = ~same
+    alpha_p = torch.relu(1 + m - similarity.detach())
+    alpha_n = torch.relu(similarity.detach() + m)
+    logits_p = (-gamma * alpha_p * (similarity - (1 - m))).masked_fill(~positive, -torch.inf)
+    logits_n = (gamma * alpha_n * (similarity - m)).masked_fill(~negative, -torch.inf)
+    valid = positive.any(1) & negative.any(1)
+    losses = F.softplus(torch.logsumexp(logits_p[valid], 1) + torch.logsumexp(logits_n[valid], 1))
+    nonzero = losses[losses > 0]
+    return nonzero.mean() if len(nonzero) else embeddings.sum() * 0.0
+
+
+class CircleLoss(nn.Module):
+    """:func:`circle_loss` as a loss module on (embeddings, labels)."""
+
+    def __init__(self, m: float = 0.4, gamma: float = 80.0):
+        super().__init__()
+        if not 0 <= m < 1:
+            raise ValueError(f"m={m!r}: expected a margin in [0, 1).")
+        if gamma <= 0:
+            raise ValueError(f"gamma={gamma!r}: expected a positive scale.")
+        self.m, self.gamma = m, gamma
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return circle_loss(embeddings, labels, self.m, self.gamma)

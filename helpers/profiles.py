@@ -35,6 +35,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
+        "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
+                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
+                       "curve_size": 200, "map_size": 300, "map_method": "tsne"},
     },
     "quick": {
         "data_source": "auto",
@@ -49,6 +52,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,
         "pretraining": "letters",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "robustness": {"eps": 6 / 255, "pgd_steps": 10, "train_pgd_steps": 3,
+                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
+                       "curve_size": 500, "map_size": 500, "map_method": "umap"},
     },
     "full": {
         "data_source": "real",
@@ -63,6 +69,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.99,
         "pretraining": "imagenet",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
+                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
+                       "curve_size": 1000, "map_size": 1000, "map_method": "umap"},
     },
 })
 

@@ -39,6 +39,10 @@ PAGES = [
      "Generalization under domain shift", {"math": True}),
     ("generalization-walkthrough", "book/generalization/generalization.html",
      "", {"figure": True, "colab": True}),
+    ("robustness-theory", "book/robustness/index.html",
+     "Robustness to adversarial examples", {"math": True}),
+    ("robustness-walkthrough", "book/robustness/robustness.html",
+     "", {"figure": True, "colab": True}),
     ("setup", "book/setup.html", "Setup", {}),
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),
@@ -134,7 +138,8 @@ def browser():
 def test_book_builds_without_warnings(book):
     for page in ("book/intro.html", "book/setup.html", "book/instructor.html",
                  "book/bibliography.html", "book/generalization/index.html",
-                 "book/generalization/generalization.html"):
+                 "book/generalization/generalization.html", "book/robustness/index.html",
+                 "book/robustness/robustness.html"):
         assert (book / page).exists(), f"{page} missing from the build"
     assert (book / "mathjax" / "tex-chtml.js").exists(), "MathJax was not copied to the build"
 

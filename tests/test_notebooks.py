@@ -81,3 +81,48 @@ def test_richer_domain_transfers_better_than_the_reverse(walkthrough_results):
 def test_finetuning_the_head_raises_target_accuracy(walkthrough_results):
     results = walkthrough_results["generalization"]
     assert results["finetuned"]["SVHN"] > results["reverse"]["SVHN"] + 0.05
+
+
+# Chapter 2, robustness: the fidelity checks of LAB_SPECS.md §2.
+
+def test_adversarial_accuracy_is_far_below_clean_for_a_standard_model(walkthrough_results):
+    standard = walkthrough_results["robustness"]["accuracy"]["standard"]
+    assert standard["clean"] > 0.6, "the standard model should learn the task"
+    assert standard["adversarial (20 px + FGSM)"] < standard["clean"] - 0.3
+    assert standard["PGD"] < standard["clean"] / 3
+
+
+def test_adversarial_training_buys_robustness_at_a_small_clean_cost(walkthrough_results):
+    accuracy = walkthrough_results["robustness"]["accuracy"]
+    standard, robust = accuracy["standard"], accuracy["adversarially trained"]
+    for attack in ("adversarial (20 px + FGSM)", "PGD"):
+        assert robust[attack] > standard[attack] + 0.2, attack
+    assert standard["clean"] - robust["clean"] < 0.2
+
+
+def test_pgd_is_at_least_as_strong_as_fgsm(walkthrough_results):
+    for model, scores in walkthrough_results["robustness"]["accuracy"].items():
+        assert scores["PGD"] <= scores["FGSM"] + 0.01, model
+
+
+def test_transfer_attack_is_weaker_than_white_box_but_above_chance(walkthrough_results):
+    results = walkthrough_results["robustness"]
+    transfer, standard = results["transfer"], results["accuracy"]["standard"]
+    assert standard["PGD"] + 0.1 < transfer["target_accuracy"], "weaker than white box"
+    assert transfer["target_accuracy"] < transfer["noise_accuracy"] - 0.02, "more than noise"
+    assert transfer["target_accuracy"] > 0.2, "well above chance (10 %)"
+
+
+def test_circle_loss_alone_does_not_buy_robustness(walkthrough_results):
+    accuracy = walkthrough_results["robustness"]["accuracy"]
+    circle, robust = accuracy["circle loss + k-NN"], accuracy["adversarially trained"]
+    assert circle["clean"] > 0.5
+    assert circle["adversarial (20 px + FGSM)"] < circle["clean"] - 0.3
+    assert circle["adversarial (20 px + FGSM)"] < robust["adversarial (20 px + FGSM)"] - 0.2
+
+
+def test_robust_accuracy_falls_with_epsilon(walkthrough_results):
+    curves = walkthrough_results["robustness"]["curves"]
+    for name in ("standard", "adversarially trained"):
+        assert all(a >= b - 0.02 for a, b in zip(curves[name], curves[name][1:])), name
+    assert curves["standard"][-1] < 0.1

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import downloads, real, standins
+from helpers.data import cifar, downloads, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -49,6 +49,9 @@ DATASETS: dict[str, DatasetInfo] = {
                          real.read_mnist, real.mnist_present),
     "letters": DatasetInfo("printed letters", tuple(chr(65 + i) for i in range(26)),
                            standins.printed_letters, "printed letters", (5000, 1000)),
+    "cifar10": DatasetInfo("CIFAR-10", cifar.CLASSES, cifar.drawn_objects,
+                           "drawn objects in the CIFAR-10 classes", (10000, 2000),
+                           cifar.read_cifar10, cifar.cifar10_present),
 }
 
 

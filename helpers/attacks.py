@@ -1,0 +1,278 @@
+"""Adversarial attacks in pixel space [0, 1]: FGSM, PGD/BIM (L∞), DeepFool (L2), transfer.
+
+Every attack takes a model that maps images (N, C, H, W) in [0, 1] to logits (N, K)
+(normalization lives inside the model) and returns adversarial images of the same shape,
+detached, in [0, 1], on the model's device. Attacks run the model in eval mode with its
+parameters frozen and leave it exactly as they found it (each module's ``training``
+flag, each parameter's ``requires_grad``), also when they raise.
+
+>>> adversarial = pgd(model, images, labels, eps=8/255, step_size=2/255, steps=10)  # doctest: +SKIP
+
+Untargeted attacks raise the cross-entropy of the true ``labels``; with
+``targeted=True`` the ``labels`` are the classes to reach and the attacks lower their
+cross-entropy instead. FGSM and PGD follow torchattacks' arithmetic step for step, so
+the results agree with it to float precision (tests/test_attacks.py checks this).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["fgsm", "pgd", "bim", "deepfool", "transfer_attack", "predict_labels",
+           "ATTACKS", "model_state_guard"]
+
+
+# --- input checks and model state ---------------------------------------------------------
+
+def _check_model(model) -> torch.device:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _check_images(images, device: torch.device) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}.")
+    if not images.is_floating_point() or images.ndim < 2 or len(images) == 0:
+        raise ValueError(f"images: expected a non-empty float tensor (N, C, H, W), got "
+                         f"{images.dtype} {tuple(images.shape)}.")
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError(f"images: expected pixel values in [0, 1], got "
+                         f"[{images.min().item():.4g}, {images.max().item():.4g}] "
+                         f"(normalization belongs inside the model).")
+    return images.detach().to(device)
+
+
+def _check_labels(labels, images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}.")
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels: expected shape ({len(images)},) to match images, got "
+                         f"{tuple(labels.shape)}.")
+    if labels.is_floating_point() or labels.is_complex():
+        raise ValueError(f"labels: expected integer class indices, got {labels.dtype}.")
+    return labels.to(images.device, torch.int64)
+
+
+def _check_eps(eps) -> float:
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps={eps!r}: expected a finite number >= 0 (pixel units, e.g. 8/255).")
+    return float(eps)
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r}: expected an int >= {minimum}.")
+    return value
+
+
+@contextmanager
+def model_state_guard(model: nn.Module):
+    """Run a block with ``model`` in eval mode and its parameters frozen; restore both after.
+
+    Restores every module's own ``training`` flag (a model may mix modes, e.g. frozen
+    BatchNorm layers in eval inside a training model) and every parameter's
+    ``requires_grad``, and removes forward hooks added to ``model`` inside the block,
+    whether the block returns or raises.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    hooks = [(module, dict(module._forward_hooks), dict(module._forward_pre_hooks))
+             for module in model.modules()]
+    try:
+        model.eval()
+        for parameter, _ in flags:
+            parameter.requires_grad_(False)
+        with torch.enable_grad():
+            yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+        for parameter, requires_grad in flags:
+            parameter.requires_grad_(requires_grad)
+        for module, forward_hooks, pre_hooks in hooks:
+            for key in set(module._forward_hooks) - set(forward_hooks):
+                del module._forward_hooks[key]
+            for key in set(module._forward_pre_hooks) - set(pre_hooks):
+                del module._forward_pre_hooks[key]
+
+
+def _loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                   targeted: bool) -> torch.Tensor:
+    """∇ₓ of the mean cross-entropy (its negative when ``targeted``), as torchattacks does."""
+    images = images.detach().requires_grad_(True)     # a view: no copy per step
+    loss = F.cross_entropy(model(images), labels)
+    if targeted:
+        loss = -loss
+    return torch.autograd.grad(loss, images)[0]
+
+
+# --- the attacks ------------------------------------------------------------------------------
+
+def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
+         targeted: bool = False) -> torch.Tensor:
+    """Fast gradient sign method (Goodfellow et al. 2015): one step of size ``eps``.
+
+    ``x' = clip(x + eps · sign(∇ₓ CE(f(x), y)), 0, 1)`` (minus the step when ``targeted``).
+    ``images``: float (N, C, H, W) in [0, 1]; ``labels``: int (N,); ``eps`` >= 0 in pixel
+    units. Returns the adversarial images, float (N, C, H, W) in [0, 1].
+    """
+    device = _check_model(model)
+    images = _check_images(images, device)
+    labels = _check_labels(labels, images)
+    eps = _check_eps(eps)
+    with model_state_guard(model):
+        gradient = _loss_gradient(model, images, labels, targeted)
+        return (images + eps * gradient.sign()).clamp(0, 1).detach()
+
+
+def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float,
+        step_size: float, steps: int, *, random_start: bool = False, targeted: bool = False,
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent on the L∞ ball (Madry et al. 2018).
+
+    ``steps`` times: ``x ← Π(x + step_size · sign(∇ₓ CE))``, where Π clips the
+    perturbation to [-eps, eps] and the image to [0, 1]. With ``random_start`` the
+    search starts at a uniform random point of the ball (drawn with ``generator`` when
+    given, for reproducibility); without it this is BIM (Kurakin et al. 2016).
+    ``0 <= step_size <= eps``; ``steps`` >= 1. Returns float (N, C, H, W) in [0, 1]
+    with ``|x' - x|∞ <= eps``.
+    """
+    device = _check_model(model)
+    images = _check_images(images, device)
+    labels = _check_labels(labels, images)
+    eps = _check_eps(eps)
+    if not isinstance(step_size, (int, float)) or not 0 <= step_size <= eps:
+        raise ValueError(f"step_size={step_size!r}: expected 0 <= step_size <= eps={eps:g} "
+                         f"(a larger step only gets clipped back onto the ball).")
+    steps = _check_int("steps", steps, 1)
+    with model_state_guard(model):
+        adversarial = images.clone()
+        if random_start:
+            noise = torch.rand(images.shape, generator=generator,
+                               device=generator.device if generator else images.device)
+            adversarial = (adversarial + (2 * noise.to(device) - 1) * eps).clamp(0, 1)
+        # The projection onto {|x' - x|∞ <= eps} ∩ [0, 1] is a clip between fixed bounds.
+        lower, upper = (images - eps).clamp_(min=0), (images + eps).clamp_(max=1)
+        for _ in range(steps):
+            gradient = _loss_gradient(model, adversarial, labels, targeted)
+            adversarial = torch.maximum(adversarial + step_size * gradient.sign_(), lower)
+            adversarial = torch.minimum(adversarial, upper, out=adversarial)
+        return adversarial.detach()
+
+
+def bim(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float,
+        step_size: float, steps: int, *, targeted: bool = False) -> torch.Tensor:
+    """Basic iterative method (Kurakin et al. 2016): :func:`pgd` without random start."""
+    return pgd(model, images, labels, eps, step_size, steps, random_start=False,
+               targeted=targeted)
+
+
+def deepfool(model: nn.Module, images: torch.Tensor, *, overshoot: float = 0.02,
+             max_iter: int = 50) -> torch.Tensor:
+    """DeepFool, L2 (Moosavi-Dezfooli et al. 2016), multi-class, all classes as candidates.
+
+    For each image, repeatedly linearize the classifier around the current point, find
+    the nearest linearized boundary between the originally predicted class k₀ and any
+    other class k — distance ``|f_k - f_k₀| / ‖∇f_k - ∇f_k₀‖₂`` — and step onto it. The
+    steps add up to ``r_total``; the iterate is ``clip(x₀ + (1 + overshoot)·r_total, 0, 1)``
+    (the overshoot acts on the total perturbation, as in the paper). An image stops
+    moving once its prediction differs from k₀, or after ``max_iter`` iterations.
+    Returns float (N, C, H, W) in [0, 1]. Numerically it follows foolbox's
+    ``L2DeepFoolAttack`` (including its 1e-4 step padding).
+    """
+    device = _check_model(model)
+    images = _check_images(images, device)
+    if not isinstance(overshoot, (int, float)) or not math.isfinite(overshoot) or overshoot < 0:
+        raise ValueError(f"overshoot={overshoot!r}: expected a finite number >= 0.")
+    max_iter = _check_int("max_iter", max_iter, 1)
+    rows = torch.arange(len(images), device=device)
+    with model_state_guard(model):
+        with torch.no_grad():
+            original = model(images).argmax(1)
+        total = torch.zeros_like(images)
+        current = images.clone()
+        for _ in range(max_iter):
+            point = current.clone().requires_grad_(True)
+            logits = model(point)
+            fooled = logits.argmax(1) != original
+            if fooled.all():
+                break
+            differences = logits - logits[rows, original].unsqueeze(1)   # f_k - f_k0, (N, K)
+            gradients = torch.stack([
+                torch.autograd.grad(differences[:, k].sum(), point, retain_graph=True)[0]
+                for k in range(logits.shape[1])], dim=1)                  # (N, K, C, H, W)
+            norms = gradients.flatten(2).norm(dim=2)                      # (N, K)
+            distances = differences.detach().abs() / (norms + 1e-8)
+            distances[rows, original] = math.inf
+            best = distances.argmin(1)
+            step = ((distances[rows, best] + 1e-4) / (norms[rows, best] + 1e-8))
+            total = total + step.view(-1, *[1] * (images.ndim - 1)) * gradients[rows, best]
+            moved = (images + (1 + overshoot) * total).clamp(0, 1)
+            keep = fooled.view(-1, *[1] * (images.ndim - 1))
+            current = torch.where(keep, current, moved)
+        return current.detach()
+
+
+ATTACKS: dict[str, Callable] = {"fgsm": fgsm, "pgd": pgd, "bim": bim, "deepfool": deepfool}
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+def predict_labels(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Predicted classes (N,) int64 of ``model`` on ``images`` (N, C, H, W) in [0, 1].
+
+    Runs in eval mode without gradients, in batches; the model's state is restored.
+    """
+    device = _check_model(model)
+    images = _check_images(images, device)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    with model_state_guard(model), torch.no_grad():
+        return torch.cat([model(images[i:i + batch_size]).argmax(1)
+                          for i in range(0, len(images), batch_size)])
+
+
+def transfer_attack(source_model: nn.Module, target_model: nn.Module, images: torch.Tensor,
+                    labels: torch.Tensor, attack: str | Callable = "pgd",
+                    **attack_kwargs) -> dict:
+    """Black-box transfer: craft adversarial examples on ``source_model``, test ``target_model``.
+
+    ``attack``: a name in :data:`ATTACKS` or an attack function with this module's
+    signature; ``attack_kwargs`` go to it (e.g. ``eps=8/255, step_size=2/255, steps=10``).
+    The target model is only ever asked for predictions, never for gradients.
+
+    Returns ``{"adversarial": images (N, C, H, W), "source_accuracy": float,
+    "target_accuracy": float, "target_clean_accuracy": float}``; accuracies are fractions
+    in [0, 1] against ``labels`` (the true classes).
+    """
+    if isinstance(attack, str):
+        if attack not in ATTACKS:
+            raise ValueError(f"attack={attack!r}: expected one of {', '.join(ATTACKS)} "
+                             f"or an attack function.")
+        attack = ATTACKS[attack]
+    if not callable(attack):
+        raise TypeError(f"attack: expected a name or a function, got {type(attack).__name__}.")
+    _check_model(target_model)
+    device = _check_model(source_model)
+    images = _check_images(images, device)
+    labels = _check_labels(labels, images)
+    if attack is deepfool:
+        adversarial = deepfool(source_model, images, **attack_kwargs)
+    else:
+        adversarial = attack(source_model, images, labels, **attack_kwargs)
+
+    def accuracy(model, batch):
+        predictions = predict_labels(model, batch)
+        return (predictions == labels.to(predictions.device)).float().mean().item()
+
+    return {"adversarial": adversarial,
+            "source_accuracy": accuracy(source_model, adversarial),
+            "target_accuracy": accuracy(target_model, adversarial),
+            "target_clean_accuracy": accuracy(target_model, images)}

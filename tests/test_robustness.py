@@ -1,0 +1,177 @@
+"""helpers.robustness, the circle loss and the CIFAR-10 reader and stand-in."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from pytorch_metric_learning.losses import CircleLoss
+
+from helpers import data, robustness
+from helpers.data import cifar
+from helpers.losses import circle_loss
+from helpers.models import build_model
+
+
+@pytest.mark.parametrize("m, gamma", [(0.4, 80.0), (0.25, 256.0), (0.1, 10.0)])
+def test_circle_loss_matches_pytorch_metric_learning(m, gamma):
+    generator = torch.Generator().manual_seed(int(gamma))
+    embeddings = torch.randn(24, 8, generator=generator, requires_grad=True)
+    labels = torch.randint(0, 4, (24,), generator=generator)
+    ours = circle_loss(embeddings, labels, m, gamma)
+    theirs = CircleLoss(m=m, gamma=gamma)(embeddings, labels)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+    ours_grad, = torch.autograd.grad(ours, embeddings)
+    theirs_grad, = torch.autograd.grad(theirs, embeddings)
+    assert torch.allclose(ours_grad, theirs_grad, atol=1e-5)
+
+
+def test_circle_loss_prefers_separated_classes():
+    labels = torch.tensor([0, 0, 1, 1])
+    separated = torch.tensor([[1.0, 0], [1, 0.01], [0, 1], [0.01, 1]])
+    mixed = torch.tensor([[1.0, 0], [0, 1], [1, 0.01], [0.01, 1]])
+    assert circle_loss(separated, labels) < circle_loss(mixed, labels)
+    with pytest.raises(ValueError, match="labels"):
+        circle_loss(separated, labels[:3])
+
+
+def test_standin_is_deterministic_balanced_and_split_apart():
+    images, labels = cifar.drawn_objects("train", 30, seed=2)
+    again, _ = cifar.drawn_objects("train", 30, seed=2)
+    test, _ = cifar.drawn_objects("test", 30, seed=2)
+    assert images.shape == (30, 3, 32, 32) and images.dtype == np.uint8
+    assert np.array_equal(images, again) and not np.array_equal(images, test)
+    assert np.bincount(labels, minlength=10).tolist() == [3] * 10
+    assert images.std() > 30 and len(cifar.CLASSES) == 10
+    dataset = data.load("cifar10", "test", size=20, source="standin")
+    assert dataset.classes == cifar.CLASSES and "stand-in" in dataset.description
+
+
+def _write_batch(path, count, offset):
+    rng = np.random.default_rng(offset)
+    content = {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+               "labels": [(i + offset) % 10 for i in range(count)]}
+    path.write_bytes(pickle.dumps(content))
+    return content
+
+
+def test_real_cifar10_reader_splits_train_and_validation(tmp_path, monkeypatch):
+    folder = tmp_path / cifar.FOLDER
+    folder.mkdir()
+    batches = [_write_batch(folder / f"data_batch_{i}", 10, i) for i in range(1, 6)]
+    test = _write_batch(folder / "test_batch", 7, 9)
+    train_images, train_labels = cifar.read_cifar10(tmp_path, "train")
+    val_images, _ = cifar.read_cifar10(tmp_path, "validation")
+    assert train_images.shape == (40, 3, 32, 32) and val_images.shape == (10, 3, 32, 32)
+    everything = np.concatenate([b["data"] for b in batches]).reshape(-1, 3, 32, 32)
+    together = np.concatenate([train_images, val_images])
+    assert sorted(map(bytes, together)) == sorted(map(bytes, everything)), "a partition"
+    test_images, test_labels = cifar.read_cifar10(tmp_path, "test")
+    assert np.array_equal(test_images.reshape(7, -1), test["data"])
+    assert test_labels.tolist() == test["labels"]
+    monkeypatch.setenv("TAI_DATA_DIR", str(tmp_path))
+    loaded = data.load("cifar10", "train", source="real")
+    assert loaded.source == "real" and len(loaded) == 40
+
+
+def test_corrupt_cifar10_file_says_how_to_fix_it(tmp_path):
+    (tmp_path / cifar.FOLDER).mkdir()
+    (tmp_path / cifar.FOLDER / "test_batch").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="download.py cifar10"):
+        cifar.read_cifar10(tmp_path, "test")
+
+
+def test_white_pixels_sets_exactly_count_pixels():
+    images = torch.zeros(5, 3, 32, 32)
+    corrupted = robustness.white_pixels(images, count=20, seed=1)
+    white = (corrupted == 1).all(1)
+    assert white.flatten(1).sum(1).tolist() == [20] * 5
+    assert torch.equal(corrupted, robustness.white_pixels(images, count=20, seed=1))
+    assert images.sum() == 0, "the input is not modified"
+
+
+def test_sign_noise_moves_every_pixel_by_eps_within_range():
+    images = torch.full((3, 3, 8, 8), 0.5)
+    images[0] = 0.0
+    noisy = robustness.sign_noise(images, 0.1, seed=2)
+    assert torch.allclose((noisy[1:] - images[1:]).abs(), torch.tensor(0.1))
+    assert noisy.min() >= 0 and torch.equal(noisy, robustness.sign_noise(images, 0.1, seed=2))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    train_set = data.load("cifar10", "train", size=400, source="standin", verbose=False)
+    test_set = data.load("cifar10", "test", size=100, source="standin", verbose=False)
+    model = build_model("small_cnn", width=4)
+    history = robustness.train_model(model, train_set, epochs=2, batch_size=32, progress=False)
+    return model, history, train_set, test_set
+
+
+def test_training_records_a_history_and_learns(trained):
+    model, history, _, test_set = trained
+    assert history["epoch"] == [1, 2] and len(history["seconds"]) == 2
+    images, labels = test_set.tensors()
+    assert robustness.accuracy(model, images, labels) > 0.2
+
+
+def test_adversarial_training_replaces_part_of_each_batch(trained, monkeypatch):
+    _, _, train_set, _ = trained
+    calls = []
+    original = robustness.attacks.ATTACKS["fgsm"]
+    monkeypatch.setitem(robustness.attacks.ATTACKS, "fgsm",
+                        lambda m, x, y, **kw: calls.append(len(x)) or original(m, x, y, **kw))
+    model = build_model("small_cnn", width=4)
+    robustness.train_model(model, train_set.subset(64), epochs=1, batch_size=32, progress=False,
+                           adversarial={"attack": "fgsm", "fraction": 0.25, "eps": 4 / 255})
+    assert calls == [8, 8]
+    with pytest.raises(ValueError, match="attack"):
+        robustness.train_model(model, train_set, epochs=1, adversarial={"attack": "cw"})
+
+
+def test_robust_accuracy_curve_starts_at_clean_accuracy_and_falls(trained):
+    model, _, _, test_set = trained
+    images, labels = test_set.tensors()
+    curve = robustness.robust_accuracy_curve(model, images, labels, [0, 2 / 255, 16 / 255],
+                                             steps=3)
+    assert curve[0] == pytest.approx(robustness.accuracy(model, images, labels))
+    assert curve[0] >= curve[1] >= curve[2]
+
+
+def test_penultimate_features_match_embed_and_leave_no_hook(trained):
+    model, _, _, test_set = trained
+    images, _ = test_set.tensors()
+    features = robustness.penultimate_features(model, images, batch_size=33)
+    assert torch.allclose(features, model.embed(images).detach(), atol=1e-5)
+    assert not model.fc._forward_pre_hooks
+
+
+def test_knn_accuracy_on_separable_features():
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.eye(3) * 10
+    labels = torch.arange(60) % 3
+    features = centres[labels] + torch.randn(60, 3, generator=generator)
+    assert robustness.knn_accuracy(features[:40], labels[:40], features[40:], labels[40:]) == 1.0
+
+
+def test_centroid_classifier_predicts_the_nearest_centroid(trained):
+    model, _, train_set, _ = trained
+    images, labels = train_set.tensors()
+    features = robustness.penultimate_features(model, images)
+    centroids = robustness.class_centroids(features, labels, 10)
+    head = robustness.CentroidClassifier(model, centroids)
+    cosine = torch.nn.functional.normalize(features, dim=1) @ torch.nn.functional.normalize(centroids, dim=1).T
+    with torch.no_grad():
+        assert torch.equal(head(images[:50]).argmax(1), cosine[:50].argmax(1))
+
+
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_embed_2d_keeps_clusters_apart(method):
+    generator = torch.Generator().manual_seed(0)
+    labels = np.arange(90) % 3
+    features = (torch.eye(3)[labels] * 8 + torch.randn(90, 3, generator=generator)).numpy()
+    points = robustness.embed_2d(features, method, seed=0)
+    assert points.shape == (90, 2)
+    centres = np.stack([points[labels == k].mean(0) for k in range(3)])
+    spread = max(np.linalg.norm(points[labels == k] - centres[k], axis=1).mean() for k in range(3))
+    assert min(np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i)) > spread
