@@ -60,6 +60,8 @@ def test_real_cifar10_reader_splits_train_and_validation(tmp_path, monkeypatch):
     folder.mkdir()
     batches = [_write_batch(folder / f"data_batch_{i}", 10, i) for i in range(1, 6)]
     test = _write_batch(folder / "test_batch", 7, 9)
+    with open(folder / "batches.meta", "wb") as handle:     # in the archive; not read
+        pickle.dump({"label_names": list(cifar.CLASSES)}, handle)
     train_images, train_labels = cifar.read_cifar10(tmp_path, "train")
     val_images, _ = cifar.read_cifar10(tmp_path, "validation")
     assert train_images.shape == (40, 3, 32, 32) and val_images.shape == (10, 3, 32, 32)

@@ -37,21 +37,20 @@ class DatasetInfo:
     make_standin: Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]
     standin_title: str
     standin_sizes: tuple[int, int]                 # default (train, test) sizes
-    read_real: Callable | None = None
-    real_present: Callable | None = None
+    read_real: Callable | None = None              # (root, split) -> (images, labels)
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "svhn": DatasetInfo("SVHN", DIGITS, standins.street_digits, "printed street digits",
-                        (10000, 2000), real.read_svhn, real.svhn_present),
+                        (10000, 2000), real.read_svhn),
     "mnist": DatasetInfo("MNIST", DIGITS, standins.handwritten_digits,
                          "scikit-learn handwritten digits", (10000, 2000),
-                         real.read_mnist, real.mnist_present),
+                         real.read_mnist),
     "letters": DatasetInfo("printed letters", tuple(chr(65 + i) for i in range(26)),
                            standins.printed_letters, "printed letters", (5000, 1000)),
     "cifar10": DatasetInfo("CIFAR-10", cifar.CLASSES, cifar.drawn_objects,
                            "drawn objects in the CIFAR-10 classes", (10000, 2000),
-                           cifar.read_cifar10, cifar.cifar10_present),
+                           cifar.read_cifar10),
 }
 
 
@@ -111,15 +110,11 @@ class ImageDataset(Dataset):
 def real_available(name: str, split: str = "train") -> bool:
     """Whether the real ``name`` dataset's ``split`` is in the data directory.
 
-    For datasets in the download registry (:mod:`helpers.data.downloads`) this is the
-    registry's own presence check, so what ``data_scripts/download.py`` placed is found.
+    The download registry (:mod:`helpers.data.downloads`) says which files that takes,
+    so what ``data_scripts/download.py`` placed is exactly what is found here.
     """
     info = _info(name)
-    if info.read_real is None:
-        return False
-    if name in downloads.REGISTRY:
-        return downloads.present(name, split, data_dir())
-    return info.real_present is not None and info.real_present(data_dir(), split)
+    return info.read_real is not None and downloads.present(name, split, data_dir())
 
 
 def load(name: str, split: str = "train", size: int | None = None, source: str = "auto",

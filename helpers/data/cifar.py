@@ -32,12 +32,6 @@ _CANVAS = 64   # draw at twice the size, then downsample: anti-aliased edges
 
 # --- real CIFAR-10 ----------------------------------------------------------------------------
 
-def cifar10_present(root: Path, split: str) -> bool:
-    folder = Path(root) / FOLDER
-    names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
-    return all((folder / name).exists() for name in names)
-
-
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as handle:

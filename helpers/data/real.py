@@ -14,10 +14,6 @@ import torch
 import torch.nn.functional as F
 
 
-def svhn_present(root: Path, split: str) -> bool:
-    return (Path(root) / "svhn" / f"{split}_32x32.mat").exists()
-
-
 def read_svhn(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """SVHN cropped digits from ``svhn/{split}_32x32.mat`` (the layout torchvision uses).
 
@@ -37,14 +33,6 @@ def read_svhn(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
                          f"download it again with `python data_scripts/download.py svhn`.") from error
     labels = labels.astype(np.int64).reshape(-1) % 10
     return np.ascontiguousarray(images.transpose(3, 2, 0, 1)), labels
-
-
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-def mnist_present(root: Path, split: str) -> bool:
-    return all((Path(root) / "MNIST" / "raw" / name).exists() for name in _MNIST_FILES)
 
 
 def read_mnist(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
