@@ -35,6 +35,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
+        "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
+                     "epochs": 6, "adaptive_lambda": 1.0, "epsilon": 0.1},
     },
     "quick": {
         "data_source": "auto",
@@ -49,6 +52,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,
         "pretraining": "letters",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
+                     "epochs": 10, "adaptive_lambda": 1.0, "epsilon": 0.1},
     },
     "full": {
         "data_source": "real",
@@ -63,6 +69,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.99,
         "pretraining": "imagenet",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 1.0,
+                     "epochs": 10, "adaptive_lambda": 1.0, "epsilon": 0.5},
     },
 })
 

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import real, standins
+from helpers.data import pets, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -49,6 +49,8 @@ DATASETS: dict[str, DatasetInfo] = {
                          real.read_mnist, real.mnist_present),
     "letters": DatasetInfo("printed letters", tuple(chr(65 + i) for i in range(26)),
                            standins.printed_letters, "printed letters", (5000, 1000)),
+    "pets": DatasetInfo("Oxford-IIIT Pet (cats vs dogs)", pets.CLASSES, pets.drawn_pets,
+                        "drawn cats and dogs", (4000, 1000), pets.read_pets, pets.pets_present),
 }
 
 
