@@ -64,21 +64,28 @@ def train_adaptive(model, data, target_class: int, *, epochs: int, lam: float = 
     disc_opt = torch.optim.Adam(disc.parameters(), lr=disc_lr)
     generator = torch.Generator().manual_seed(seed)
     batches = (len(data) + batch_size - 1) // batch_size
+    in_target = data.labels == target_class
+    pools = [torch.nonzero(in_target & data.poisoned).flatten(),
+             torch.nonzero(in_target & ~data.poisoned).flatten()]
+    if min(len(pool) for pool in pools) == 0:
+        raise ValueError(f"data: the target class {target_class} needs both poisoned and "
+                         f"clean samples.")
     history = {key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                    "lr", "seconds", "disc_acc")}
     bar = tqdm(total=epochs * batches, desc=desc, disable=not progress, leave=False,
                mininterval=0.5)
     try:
         for epoch in range(1, epochs + 1):
-            start, totals = time.perf_counter(), torch.zeros(4)
+            start, totals = time.perf_counter(), torch.zeros(5)
             model.train()
             for batch in torch.randperm(len(data), generator=generator).split(batch_size):
+                batch = torch.cat([batch, _contrast_batch(pools, batch_size // 2, generator)])
                 totals += _step(model, disc, model_opt, disc_opt, data, batch, target_class,
                                 lam, device)
                 bar.update()
             history["epoch"].append(epoch)
-            history["train_loss"].append(totals[0].item() / len(data))
-            history["train_acc"].append(totals[1].item() / len(data))
+            history["train_loss"].append(totals[0].item() / totals[4].item())
+            history["train_acc"].append(totals[1].item() / totals[4].item())
             history["disc_acc"].append(totals[2].item() / max(totals[3].item(), 1))
             history["lr"].append(lr)
             if val_data is not None:
@@ -94,9 +101,18 @@ def train_adaptive(model, data, target_class: int, *, epochs: int, lam: float = 
     return history, disc
 
 
+def _contrast_batch(pools, count: int, generator) -> torch.Tensor:
+    """``count`` random poisoned and ``count`` random clean target-class indices.
+
+    Poisons are a few percent of the data, so a plain batch holds two or three of them:
+    too few for the discriminator to learn from, or for the penalty to act on."""
+    return torch.cat([pool[torch.randint(len(pool), (count,), generator=generator)]
+                      for pool in pools])
+
+
 def _step(model, disc, model_opt, disc_opt, data, batch, target_class, lam, device):
-    """One batch: a discriminator update, then a model update. Returns
-    (summed loss, correct predictions, summed discriminator balanced accuracy, 1 if D ran)."""
+    """One batch: a discriminator update, then a model update. Returns (summed loss,
+    correct predictions, discriminator balanced accuracy, 1 if D ran, batch size)."""
     images = (data.images[batch].float() / 255.0).to(device)
     labels, poisoned = data.labels[batch].to(device), data.poisoned[batch].to(device)
     z = model.embed(images)
@@ -120,4 +136,4 @@ def _step(model, disc, model_opt, disc_opt, data, batch, target_class, lam, devi
     loss.backward()
     model_opt.step()
     return torch.tensor([loss.item() * len(batch), (logits.argmax(1) == labels).sum().item(),
-                         disc_accuracy, disc_ran])
+                         disc_accuracy, disc_ran, len(batch)])

@@ -37,7 +37,8 @@ PROFILES = MappingProxyType({
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
         "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
                      "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
-                     "epochs": 6, "adaptive_lambda": 1.0, "epsilon": 0.1},
+                     "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
+                     "epsilon": 0.1},
     },
     "quick": {
         "data_source": "auto",
@@ -54,7 +55,8 @@ PROFILES = MappingProxyType({
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
         "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
                      "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
-                     "epochs": 10, "adaptive_lambda": 1.0, "epsilon": 0.1},
+                     "epochs": 10, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
+                     "epsilon": 0.1},
     },
     "full": {
         "data_source": "real",
@@ -71,7 +73,8 @@ PROFILES = MappingProxyType({
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
         "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
                      "source_class": 1, "target_class": 0, "poison_fraction": 1.0,
-                     "epochs": 10, "adaptive_lambda": 1.0, "epsilon": 0.5},
+                     "epochs": 10, "batch_size": 128, "adam_lr": 1e-4, "adaptive_lambda": 1.0,
+                     "epsilon": 0.5},
     },
 })
 

@@ -47,6 +47,8 @@ PAGES = [
      "Generalization under domain shift", {"math": True}),
     ("generalization-walkthrough", "book/generalization/generalization.html",
      "", {"figure": True, "colab": True}),
+    ("backdoor-theory", "book/backdoor/index.html", "Backdoor attacks", {"math": True}),
+    ("backdoor-walkthrough", "book/backdoor/backdoor.html", "", {"figure": True, "colab": True}),
     ("setup", "book/setup.html", "Setup", {}),
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),
@@ -180,7 +182,8 @@ def browser():
 def test_book_builds_without_warnings(book):
     for page in ("book/intro.html", "book/setup.html", "book/instructor.html",
                  "book/bibliography.html", "book/generalization/index.html",
-                 "book/generalization/generalization.html"):
+                 "book/generalization/generalization.html", "book/backdoor/index.html",
+                 "book/backdoor/backdoor.html"):
         assert (book / page).exists(), f"{page} missing from the build"
     assert (book / "mathjax" / "tex-chtml.js").exists(), "MathJax was not copied to the build"
 
