@@ -10,6 +10,8 @@ trained on
 
 where ``L_rep`` is small when ``D`` cannot tell the two apart (its output is 1/2 for
 every sample). ``D`` and the model are updated in turn on every batch, like a GAN.
+Each batch is topped up with equally many poisoned and clean target-class samples, so
+that both players see enough of the few poisons (the attacker controls training).
 """
 
 from __future__ import annotations

@@ -190,6 +190,8 @@ def test_adaptive_training_runs_and_records_the_discriminator():
         backdoor_adaptive.train_adaptive(model, clean, 0, epochs=1)
     with pytest.raises(ValueError, match="lam"):
         backdoor_adaptive.train_adaptive(model, data, 0, epochs=1, lam=-1)
+    with pytest.raises(ValueError, match="target class 1"):
+        backdoor_adaptive.train_adaptive(model, data, 1, epochs=1)
 
 
 def test_load_pets_uses_the_profile_resolution():
