@@ -12,5 +12,6 @@ Core modules (any chapter may use them; they never import a chapter module):
 - ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
 
-Chapter modules: ``generalization``, ``robustness``. Instructor tools: ``grading``.
+Chapter modules: ``generalization``, ``robustness``, ``backdoor`` (with
+``backdoor_detect``, ``backdoor_adaptive``, ``backdoor_plots``). Instructor tools: ``grading``.
 """

@@ -38,6 +38,10 @@ PROFILES = MappingProxyType({
         "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 200, "map_size": 300, "map_method": "tsne"},
+        "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
+                     "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
+                     "epsilon": 0.1},
     },
     "quick": {
         "data_source": "auto",
@@ -55,6 +59,10 @@ PROFILES = MappingProxyType({
         "robustness": {"eps": 6 / 255, "pgd_steps": 10, "train_pgd_steps": 3,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 500, "map_size": 500, "map_method": "umap"},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
+                     "epochs": 10, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
+                     "epsilon": 0.1},
     },
     "full": {
         "data_source": "real",
@@ -72,6 +80,10 @@ PROFILES = MappingProxyType({
         "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 1000, "map_size": 1000, "map_method": "umap"},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
+                     "source_class": 1, "target_class": 0, "poison_fraction": 1.0,
+                     "epochs": 10, "batch_size": 128, "adam_lr": 1e-4, "adaptive_lambda": 1.0,
+                     "epsilon": 0.5},
     },
 })
 

@@ -126,3 +126,32 @@ def test_robust_accuracy_falls_with_epsilon(walkthrough_results):
     for name in ("standard", "adversarially trained"):
         assert all(a >= b - 0.02 for a, b in zip(curves[name], curves[name][1:])), name
     assert curves["standard"][-1] < 0.1
+
+
+# Chapter 4, backdoor: the fidelity checks of LAB_SPECS.md §4.
+
+def test_plain_backdoor_succeeds_without_hurting_clean_accuracy(walkthrough_results):
+    scores = walkthrough_results["backdoor"]["scores"]
+    clean, plain = scores["clean model"], scores["plain backdoor"]
+    assert clean["clean accuracy"] > 0.8, "the clean model should learn cats vs dogs"
+    assert clean["ASR"] < 0.3, "a clean model must not obey the trigger"
+    assert plain["ASR"] >= 0.9
+    assert abs(plain["clean accuracy"] - clean["clean accuracy"]) <= 0.03
+
+
+def test_detectors_catch_most_plain_poisons(walkthrough_results):
+    plain = walkthrough_results["backdoor"]["detection"]["plain backdoor"]
+    for detector in ("spectral signatures", "activation clustering"):
+        assert plain[detector]["tpr"] >= 0.8, detector
+        assert plain[detector]["fpr"] <= 0.2, detector
+
+
+def test_adaptive_backdoor_keeps_its_asr_while_detection_drops(walkthrough_results):
+    results = walkthrough_results["backdoor"]
+    clean, adaptive = results["scores"]["clean model"], results["scores"]["adaptive backdoor"]
+    assert adaptive["ASR"] >= 0.8
+    # the latent penalty costs the model a few points; it must still do the task
+    assert adaptive["clean accuracy"] >= clean["clean accuracy"] - 0.08
+    plain, evaded = results["detection"]["plain backdoor"], results["detection"]["adaptive backdoor"]
+    for detector in ("spectral signatures", "activation clustering"):
+        assert evaded[detector]["tpr"] <= plain[detector]["tpr"] - 0.25, detector

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import cifar, downloads, real, standins
+from helpers.data import cifar, downloads, pets, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -51,6 +51,8 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo("CIFAR-10", cifar.CLASSES, cifar.drawn_objects,
                            "drawn objects in the CIFAR-10 classes", (10000, 2000),
                            cifar.read_cifar10),
+    "pets": DatasetInfo("Oxford-IIIT Pet (cats vs dogs)", pets.CLASSES, pets.drawn_pets,
+                        "drawn cats and dogs", (4000, 1000), pets.read_pets),
 }
 
 

@@ -1,0 +1,132 @@
+"""Chapter 4 (backdoors): detectors that look for poisoned samples in latent space.
+
+A backdoored model represents "target image" and "source image with a trigger" with
+different penultimate features, even though both carry the target label. Within the
+target class the poisoned samples then form a separate group:
+
+- *activation clustering* (Chen et al., 2018): per class, reduce the centred activations
+  to a few principal components and split them with 2-means; a small cluster (at most
+  ``max_cluster_fraction`` of the class) is flagged as poisoned.
+- *spectral signatures* (Tran et al., 2018): per class, score each sample by its squared
+  projection on the top singular vector of the centred representations, and remove the
+  ``1.5 · ε · n`` highest scores, ε being the assumed poisoned fraction.
+
+Latents are float (N, D) arrays/tensors, labels int (N,), flags bool (N,) numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+
+@torch.no_grad()
+def latents(model, data, batch_size: int = 256) -> torch.Tensor:
+    """Penultimate features ``model.embed(x)`` of every image in ``data``: float (N, D).
+
+    Runs in eval mode; the model's ``training`` flag is restored afterwards.
+    """
+    if not hasattr(model, "embed"):
+        raise TypeError("model: expected a helpers.models.Classifier (it needs .embed).")
+    was_training = model.training
+    device = next(model.parameters()).device
+    model.eval()
+    try:
+        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
+        return torch.cat([model.embed(images.to(device)).cpu() for images, _ in loader])
+    finally:
+        model.train(was_training)
+
+
+def _check(latent_matrix, labels) -> tuple[np.ndarray, np.ndarray]:
+    z = np.asarray(latent_matrix, dtype=np.float64)
+    y = np.asarray(labels)
+    if z.ndim != 2:
+        raise ValueError(f"latents: expected a matrix (N, D), got shape {z.shape}.")
+    if y.shape != (len(z),):
+        raise ValueError(f"labels: expected shape ({len(z)},), got {y.shape}.")
+    return z, y
+
+
+def spectral_scores(latent_matrix) -> np.ndarray:
+    """Outlier score per row: squared projection of the centred row on the top right
+    singular vector of the centred matrix. (N, D) → (N,), non-negative."""
+    z = np.asarray(latent_matrix, dtype=np.float64)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"latents: expected a matrix (N >= 2, D), got shape {z.shape}.")
+    centred = z - z.mean(axis=0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][0]
+    return (centred @ top) ** 2
+
+
+def spectral_signatures(latent_matrix, labels, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Flag the ``round(1.5 · epsilon · n_c)`` highest spectral scores in every class c.
+
+    ``epsilon`` in (0, 1): the defender's bound on the poisoned fraction of a class.
+    Returns ``(flags, scores)``: bool (N,) and the per-class scores float (N,).
+    """
+    z, y = _check(latent_matrix, labels)
+    if not 0.0 < epsilon < 1.0:
+        raise ValueError(f"epsilon={epsilon!r}: expected a fraction in (0, 1).")
+    flags, scores = np.zeros(len(y), dtype=bool), np.zeros(len(y))
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        if len(members) < 2:
+            continue
+        scores[members] = spectral_scores(z[members])
+        count = min(len(members), round(1.5 * epsilon * len(members)))
+        flags[members[np.argsort(-scores[members], kind="stable")[:count]]] = True
+    return flags, scores
+
+
+def activation_clustering(latent_matrix, labels, components: int = 10,
+                          max_cluster_fraction: float = 0.35,
+                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: PCA to ``components`` dimensions, 2-means, flag the smaller cluster when
+    it holds at most ``max_cluster_fraction`` of the class.
+
+    Returns ``(flags, distances)``: bool (N,), and per sample the distance to its own
+    class's *larger* cluster centre in the reduced space (a score for histograms).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    z, y = _check(latent_matrix, labels)
+    if not isinstance(components, int) or components < 1:
+        raise ValueError(f"components={components!r}: expected a positive int.")
+    if not 0.0 < max_cluster_fraction < 0.5:
+        raise ValueError(f"max_cluster_fraction={max_cluster_fraction!r}: expected (0, 0.5).")
+    flags, distances = np.zeros(len(y), dtype=bool), np.zeros(len(y))
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        if len(members) < 4:
+            continue
+        keep = min(components, z.shape[1], len(members) - 1)
+        reduced = PCA(keep, random_state=seed).fit_transform(z[members] - z[members].mean(0))
+        kmeans = KMeans(2, n_init=10, random_state=seed).fit(reduced)
+        sizes = np.bincount(kmeans.labels_, minlength=2)
+        small = int(np.argmin(sizes))
+        distances[members] = np.linalg.norm(reduced - kmeans.cluster_centers_[1 - small], axis=1)
+        if sizes[small] <= max_cluster_fraction * len(members):
+            flags[members[kmeans.labels_ == small]] = True
+    return flags, distances
+
+
+def detection_rates(flags, poisoned) -> dict:
+    """How well ``flags`` (bool (N,)) find the ``poisoned`` samples (bool (N,)).
+
+    ``tpr`` (= recall): poisoned samples flagged / poisoned; ``fpr``: clean flagged / clean;
+    ``precision``: poisoned among flagged (0 when nothing is flagged); ``flagged``: count.
+    """
+    flags, poisoned = np.asarray(flags, dtype=bool), np.asarray(poisoned, dtype=bool)
+    if flags.shape != poisoned.shape or flags.ndim != 1:
+        raise ValueError(f"flags and poisoned: expected equal shapes (N,), got "
+                         f"{flags.shape} and {poisoned.shape}.")
+    if poisoned.all() or not poisoned.any():
+        raise ValueError("poisoned: expected both poisoned and clean samples.")
+    hits = int((flags & poisoned).sum())
+    return {"tpr": hits / int(poisoned.sum()),
+            "fpr": int((flags & ~poisoned).sum()) / int((~poisoned).sum()),
+            "precision": hits / int(flags.sum()) if flags.any() else 0.0,
+            "flagged": int(flags.sum())}
