@@ -148,7 +148,7 @@ def run(merged: Merged, folder: Path | None, limits: sandbox.Limits, slot: int =
                     break
         finally:
             os.close(request_w)
-            _stop(process)
+            _stop(process, wait=0 if result.flags else 5)
             with _LOCK:
                 _RUNNING.discard(process)
             os.close(reply_r)
@@ -203,10 +203,10 @@ def kill_all() -> None:
                 pass
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """End the sandbox: it exits when the request pipe closes; killed if it does not."""
+def _stop(process: subprocess.Popen, wait: float) -> None:
+    """End the sandbox: it exits when the request pipe closes; killed after ``wait`` s."""
     try:
-        process.wait(timeout=5)
+        process.wait(timeout=wait)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(process.pid, signal.SIGKILL)

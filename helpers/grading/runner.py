@@ -75,7 +75,8 @@ def _snapshot_one(module, saved):
 
 
 def _restore_attributes(saved):
-    """Put back attributes that changed since `_snapshot_modules`; returns how many."""
+    """Put back attributes changed since `_snapshot_modules`; on classes, also remove the
+    ones added since (a patched ``torch.Tensor.__gt__``). Returns how many changed."""
     changed = 0
     for owner, attributes in saved.values():
         current = vars(owner)
@@ -83,6 +84,13 @@ def _restore_attributes(saved):
             if current.get(name, _restore_attributes) is not value:
                 try:
                     setattr(owner, name, value)
+                    changed += 1
+                except (AttributeError, TypeError):
+                    pass
+        if isinstance(owner, type):
+            for name in [n for n in current if n not in attributes]:
+                try:
+                    delattr(owner, name)
                     changed += 1
                 except (AttributeError, TypeError):
                     pass
@@ -97,6 +105,17 @@ def _reseed(index):
         sys.modules["numpy"].random.seed(SEED + index)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(SEED + index)
+
+
+def _reap():
+    """Collect the runner's killed child processes (else they stay as zombies)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _display(*objects, **_):
@@ -197,6 +216,7 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
                 _kill(-1, signal.SIGKILL)
             except OSError:
                 pass
+            _reap()
         if before is not None:  # remember what instructor cells bound
             for name, value in namespace.items():
                 if before.get(name, before) is not value:
