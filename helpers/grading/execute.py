@@ -40,6 +40,7 @@ class CellResult:
     ename: str = ""
     evalue: str = ""
     lineno: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -171,7 +172,8 @@ def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | 
     except BrokenPipeError:
         result.cells[index] = CellResult(index, "not run")
         return f"the submission's process ended before cell {index}"
-    line = _read_reply(reply_r, time.monotonic() + limits.timeout + GRACE, buffer)
+    sent = time.monotonic()
+    line = _read_reply(reply_r, sent + limits.timeout + GRACE, buffer)
     if line is None:
         result.cells[index] = CellResult(index, "timeout", "CellTimeoutError",
                                          f"killed after {limits.timeout:g} s + {GRACE:g} s")
@@ -186,6 +188,7 @@ def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | 
                                          "the reply did not match the request")
         return f"reply to cell {index} was forged or garbled (review this submission)"
     result.cells[index], threads = parsed
+    result.cells[index].seconds = round(time.monotonic() - sent, 2)
     if kind == "test" and threads > 1:
         flag = "student code left Python threads running during tests (review)"
         if flag not in result.flags:
