@@ -12,16 +12,20 @@ PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 CHAPTERS := generalization robustness fairness backdoor ood sparsity causal
 
-.PHONY: help env book test test-fast labs autograde feedback grades browser clean
+.PHONY: help env book test test-fast labs grade autograde feedback grades summary browser sandbox clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (PROFILE=tiny|quick|full)"
 	@echo "make test        run the whole test suite (installs what it needs)"
 	@echo "make test-fast   unit tests only (no notebooks, book or browser)"
 	@echo "make labs        regenerate labs/ from solutions/ with nbgrader"
-	@echo "make autograde SUBMISSIONS=dir [LAB=name]   autograde a folder of submissions"
+	@echo "make grade SUBMISSIONS=dir|zip [LAB=name] [JOBS=n]   grade a class in sandboxes:"
+	@echo "                 gradebook, feedback/, grades.csv, summary/ (resumes if interrupted)"
+	@echo "make autograde SUBMISSIONS=dir|zip [LAB=name]   the same without the reports"
 	@echo "make feedback [LAB=name]   write HTML feedback for autograded submissions"
 	@echo "make grades      export all grades to grades.csv"
+	@echo "make summary     score distribution and pass rate per test, per lab (summary/)"
+	@echo "make sandbox     install bubblewrap (the grading sandbox) if it is missing"
 	@echo "make env         create $(VENV) with the package and the book/grading/test tools"
 
 env: $(VENV)/.installed
@@ -35,15 +39,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The whole suite: helpers unit tests, notebook runs with the fidelity checks, the
-# nbgrader round trip, conventions, the book build and the browser check.
-test: env browser
+# grading round trip in the sandbox, conventions, the book build and the browser check.
+test: env browser sandbox
 	$(BIN)/pytest --durations=15
 
-test-fast: env
+test-fast: env sandbox
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf _build outputs gradebook.db submitted autograded feedback grades.csv
+	rm -rf _build outputs gradebook.db submitted autograded feedback summary grades.csv
 
 
 # --- book and browser -------------------------------------------------------------------
@@ -73,20 +77,47 @@ browser:
 	@test -x /usr/bin/chromium || { echo "error: the chromium package did not provide /usr/bin/chromium" >&2; exit 1; }
 
 
-# --- labs and grading (nbgrader: nbgrader_config.py, helpers/grading.py) ------------------
+# Debian's bubblewrap: the sandbox every submission is graded in (helpers/grading/sandbox.py).
+sandbox:
+	@if command -v bwrap >/dev/null 2>&1; then \
+	    echo "bubblewrap is installed: $$(command -v bwrap)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: bwrap is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
+	    echo "       Install bubblewrap with your package manager, or grade inside a container" >&2; \
+	    echo "       (see book/instructor.md), then run the tests again." >&2; \
+	    exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
+	else \
+	    echo "error: bwrap is missing; install it as root: apt-get install -y bubblewrap" >&2; \
+	    exit 1; \
+	fi
+	@command -v bwrap >/dev/null || { echo "error: the bubblewrap package did not provide bwrap" >&2; exit 1; }
+
+
+# --- labs and grading (nbgrader_config.py, helpers/grading/) -----------------------------
 # State lives in the repo root and is gitignored: gradebook.db submitted/ autograded/
-# feedback/ grades.csv.  LAB=<chapter> restricts a target to one lab.
+# feedback/ summary/ grades.csv.  LAB=<chapter> restricts a target to one lab;
+# JOBS=<n> sets the number of parallel sandboxes (default: number of cores).
+GRADE_ARGS = "$(SUBMISSIONS)" $(if $(LAB),--lab $(LAB)) $(if $(JOBS),--jobs $(JOBS))
+
 labs: env
 	$(PY) -m helpers.grading release $(LAB)
 
-autograde: env
+grade autograde: env sandbox
 	@test -n "$(SUBMISSIONS)" || { \
-	    echo "error: set SUBMISSIONS to a folder laid out as <student>/<lab>/<lab>_lab.ipynb," >&2; \
-	    echo "       e.g. make autograde SUBMISSIONS=~/inbox LAB=generalization" >&2; exit 2; }
-	$(PY) -m helpers.grading autograde "$(SUBMISSIONS)" $(if $(LAB),--lab $(LAB))
+	    echo "error: set SUBMISSIONS to a folder laid out as <student>/<lab>/<lab>_lab.ipynb" >&2; \
+	    echo "       or to an LMS zip, e.g. make $@ SUBMISSIONS=~/inbox LAB=generalization" >&2; \
+	    exit 2; }
+	$(PY) -m helpers.grading $@ $(GRADE_ARGS)
 
 feedback: env
 	$(PY) -m helpers.grading feedback $(if $(LAB),--lab $(LAB))
 
 grades: env
 	$(PY) -m helpers.grading export --to grades.csv
+
+summary: env
+	$(PY) -m helpers.grading summary $(if $(LAB),--lab $(LAB))

@@ -13,12 +13,14 @@ import csv
 import html
 import json
 import os
+import shutil
 from pathlib import Path
 
 from .course import GradingError, check_labs, config, course_root, nbgrader
 from .gradebook import RESULT_FILE
 from .notebooks import Lab, meta
 
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 STYLE = """body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}.passed{color:#1a7f37}.failed{color:#cf222e}
@@ -68,7 +70,11 @@ def feedback_html(lab: Lab, result: dict) -> str:
 
 
 def feedback(lab: str | None = None, course_dir: str | os.PathLike = ".") -> list[Path]:
-    """Write ``feedback/<student>/<lab>/<lab>_lab.html`` for every graded submission."""
+    """Write ``feedback/<student>/<lab>/<lab>_lab.html`` for every graded submission.
+
+    The files ``nbgrader collect`` left next to the submission (timestamp, secret) are
+    copied along, so that ``nbgrader release_feedback <lab>`` can hand the pages out
+    through a JupyterHub exchange."""
     root = course_root(course_dir)
     written = []
     for name in check_labs([lab] if lab else None, course_dir):
@@ -81,6 +87,10 @@ def feedback(lab: str | None = None, course_dir: str | os.PathLike = ".") -> lis
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(feedback_html(info, result), encoding="utf-8")
             written.append(path)
+            for name_file in EXCHANGE_FILES:  # what `nbgrader release_feedback` needs
+                collected = root / "submitted" / result["student"] / name / name_file
+                if collected.is_file():
+                    shutil.copyfile(collected, path.parent / name_file)
     if not written:
         raise GradingError("nothing autograded yet; run `python -m helpers.grading grade "
                            "SUBMISSIONS` first.")
