@@ -12,7 +12,8 @@ PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 CHAPTERS := generalization robustness fairness backdoor ood sparsity causal
 
-.PHONY: help env book test test-fast labs grade autograde feedback grades summary browser sandbox clean
+.PHONY: help env book test test-fast labs grade autograde feedback grades summary \
+        browser sandbox clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (PROFILE=tiny|quick|full)"
@@ -94,7 +95,8 @@ sandbox:
 	    echo "error: bwrap is missing; install it as root: apt-get install -y bubblewrap" >&2; \
 	    exit 1; \
 	fi
-	@command -v bwrap >/dev/null || { echo "error: the bubblewrap package did not provide bwrap" >&2; exit 1; }
+	@command -v bwrap >/dev/null || \
+	    { echo "error: the bubblewrap package did not provide bwrap" >&2; exit 1; }
 
 
 # --- labs and grading (nbgrader_config.py, helpers/grading/) -----------------------------

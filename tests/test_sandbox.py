@@ -177,3 +177,18 @@ def test_refuses_without_bubblewrap(monkeypatch):
 def test_limits_are_checked():
     with pytest.raises(ValueError, match="Limits.timeout"):
         sandbox.Limits(timeout=0)
+
+
+def test_unsandboxed_runs_only_when_asked_and_keeps_the_limits():
+    result = execute.run(Merged([cell("student", "import resource\nprint(resource.getrlimit("
+                                      "resource.RLIMIT_FSIZE))\nx = 1"),
+                                 cell("test", "assert x == 1")]),
+                         None, LIMITS, slot=0, sandboxed=False)
+    assert statuses(result) == ["ok", "ok"]
+    assert f"({8 << 20}, {8 << 20})" in result.output
+
+
+def test_hash_seed_is_fixed_so_set_order_is_reproducible():
+    code = ("student", "order = list({'alpha', 'beta', 'gamma', 'delta'})\nprint(order)")
+    first, second = run(code), run(code)
+    assert first.output == second.output and "alpha" in first.output

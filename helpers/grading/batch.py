@@ -106,8 +106,9 @@ def _write_autograded(root: Path, lab: Lab, sub: Submission, result: dict) -> No
             cell.update(outputs=[], execution_count=None)
             outcome = result["cells"].get(str(index))
             if outcome and outcome["status"] != "ok":
-                cell["outputs"] = [{"output_type": "error", "ename": outcome["ename"] or
-                                    outcome["status"], "evalue": outcome["evalue"], "traceback": []}]
+                cell["outputs"] = [{"output_type": "error",
+                                    "ename": outcome["ename"] or outcome["status"],
+                                    "evalue": outcome["evalue"], "traceback": []}]
     path = root / "autograded" / sub.student / lab.name / f"{lab.name}_lab.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")

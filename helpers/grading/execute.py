@@ -179,8 +179,9 @@ def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | 
                                          f"killed after {limits.timeout:g} s + {GRACE:g} s")
         return f"cell {index} ignored the time limit: the sandbox was killed"
     if line == b"":
-        result.cells[index] = CellResult(index, "error", "ProcessExited",
-                                         "the process exited (sys.exit/os._exit, a crash or a limit)")
+        result.cells[index] = CellResult(
+            index, "error", "ProcessExited",
+            "the process exited (sys.exit/os._exit, a crash or a limit)")
         return f"the submission's process exited in cell {index}"
     parsed = _parse(line, nonce, index)
     if parsed is None:

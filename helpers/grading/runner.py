@@ -1,6 +1,6 @@
 """The cell runner that executes one submission INSIDE the sandbox (standard library only).
 
-Started by `execute.py` as ``python -I -B runner.py REQUEST_FD REPLY_FD TIMEOUT 1 PATH`` in the
+Started by `execute.py` as ``python -s -B runner.py REQUEST_FD REPLY_FD TIMEOUT 1 PATH`` in the
 bubblewrap sandbox. It executes code cells that the trusted parent process sends one at
 a time over the request pipe, in notebook order, and answers each with one reply line on
 the reply pipe. The tests' source therefore never exists on the sandbox's filesystem: a
@@ -124,8 +124,8 @@ def _display(*objects, **_):
         print(repr(item))
 
 
-def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write=os.write, _getpid=os.getpid,
-          _kill=os.kill, _exit=os._exit, _exec=exec, _compile=compile,
+def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write=os.write,
+          _getpid=os.getpid, _kill=os.kill, _exit=os._exit, _exec=exec, _compile=compile,
           _frames=sys._current_frames):
     """Execute requested cells until the request pipe closes. Captured defaults: student
     code that replaces ``os.write`` or ``exec`` does not change what the runner calls."""
@@ -163,6 +163,11 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
         return line.decode()
 
     def restore_machinery():
+        for name in ("stdout", "stderr"):  # the runner leaves with os._exit: flush now
+            try:
+                pristine_sys[name].flush()
+            except (OSError, ValueError):
+                pass
         d = vars(builtins)
         for name in [n for n in d if n not in pristine_builtins]:
             del d[name]
@@ -231,7 +236,8 @@ def main():
     request pipe closes. SANDBOXED=1 means the runner has its own PID namespace."""
     request_fd, reply_fd, timeout = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     in_sandbox = sys.argv[4] == "1"
-    sys.path[:0] = sys.argv[5:]  # where `helpers` lives in the sandbox (-I ignores PYTHONPATH)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = sys.argv[5:] + [p for p in sys.path if p != here]  # + where `helpers` is
     os.set_inheritable(request_fd, False)
     os.set_inheritable(reply_fd, False)
     sys.stdin = open(os.devnull)

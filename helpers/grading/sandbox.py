@@ -130,7 +130,7 @@ def command(work: Path, slot: int, limits: Limits, fds: tuple[int, int],
                    f"--fsize={limits.file_mb << 20}", "--nofile=256", "--core=0"]
     helpers_dir = Path(helpers.__file__).resolve().parent
     if not sandboxed:
-        runner = [python, "-I", "-B", str(RUNNER), str(fds[0]), str(fds[1]),
+        runner = [python, "-s", "-B", str(RUNNER), str(fds[0]), str(fds[1]),
                   f"{limits.timeout:g}", "0", str(helpers_dir.parent)]
         return limits_argv + runner
     argv = [bubblewrap(), "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -161,7 +161,7 @@ def command(work: Path, slot: int, limits: Limits, fds: tuple[int, int],
     if uid is not None:
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     runner = f"{HELPERS_PARENT}/helpers/grading/runner.py"
-    return argv + limits_argv + [python, "-I", "-B", runner, str(fds[0]), str(fds[1]),
+    return argv + limits_argv + [python, "-s", "-B", runner, str(fds[0]), str(fds[1]),
                                  f"{limits.timeout:g}", "1", HELPERS_PARENT]
 
 
@@ -169,7 +169,8 @@ def sandbox_env(home: str = HOME) -> dict[str, str]:
     """Environment of the student code: nothing of the grader's, one thread, stand-in data."""
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
             "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "JOBLIB_MULTIPROCESSING": "0", "MPLCONFIGDIR": f"{home}/.matplotlib",
+            "MPLBACKEND": "Agg", "JOBLIB_MULTIPROCESSING": "0",
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
             "TAI_DATA_DIR": f"{home}/data", "TAI_OUTPUT_DIR": f"{home}/outputs"}
 
 
