@@ -102,7 +102,7 @@ READER = """import json, os
 found = []
 for top in ({course!r}, '/', os.path.expanduser('~'), '/tmp'):
     for folder, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages')]
+        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'lib', 'share')]
         found += [os.path.join(folder, f) for f in files if f.endswith('_lab.ipynb')]
 for path in found:
     for cell in json.load(open(path))['cells']:
