@@ -59,44 +59,34 @@ book: env
 	TAI_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
+# $(call apt_install,PACKAGE,PROGRAM): install a Debian package with apt-get (as root, or
+# through sudo) unless PROGRAM (an absolute path) already exists and runs.
+define apt_install
+	@if [ -x $(2) ]; then \
+	    echo "$(1) is installed: $(2)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "error: $(2) is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
+	    echo "       Install $(1) so that $(2) exists, then run the tests again." >&2; \
+	    exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); \
+	elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); \
+	else \
+	    echo "error: $(2) is missing; install it as root: apt-get install -y $(1)" >&2; \
+	    exit 1; \
+	fi
+	@test -x $(2) || { echo "error: the $(1) package did not provide $(2)" >&2; exit 1; }
+endef
+
 # Debian's chromium, driven headless by playwright in tests/test_book.py.
 browser:
-	@if [ -x /usr/bin/chromium ]; then \
-	    echo "chromium is installed: /usr/bin/chromium"; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "error: /usr/bin/chromium is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
-	    echo "       Install Chromium so that /usr/bin/chromium exists, then run the tests again." >&2; \
-	    exit 1; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	elif command -v sudo >/dev/null 2>&1; then \
-	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	else \
-	    echo "error: /usr/bin/chromium is missing; install it as root: apt-get install -y chromium" >&2; \
-	    exit 1; \
-	fi
-	@test -x /usr/bin/chromium || { echo "error: the chromium package did not provide /usr/bin/chromium" >&2; exit 1; }
+	$(call apt_install,chromium,/usr/bin/chromium)
 
-
-# Debian's bubblewrap: the sandbox every submission is graded in (helpers/grading/sandbox.py).
+# Debian's bubblewrap: the sandbox every submission is graded in (helpers/grading/sandbox.py;
+# without it, see the instructor guide: grade inside a container).
 sandbox:
-	@if command -v bwrap >/dev/null 2>&1; then \
-	    echo "bubblewrap is installed: $$(command -v bwrap)"; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "error: bwrap is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
-	    echo "       Install bubblewrap with your package manager, or grade inside a container" >&2; \
-	    echo "       (see book/instructor.md), then run the tests again." >&2; \
-	    exit 1; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
-	elif command -v sudo >/dev/null 2>&1; then \
-	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
-	else \
-	    echo "error: bwrap is missing; install it as root: apt-get install -y bubblewrap" >&2; \
-	    exit 1; \
-	fi
-	@command -v bwrap >/dev/null || \
-	    { echo "error: the bubblewrap package did not provide bwrap" >&2; exit 1; }
+	$(call apt_install,bubblewrap,/usr/bin/bwrap)
 
 
 # --- labs and grading (nbgrader_config.py, helpers/grading/) -----------------------------

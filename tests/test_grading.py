@@ -400,6 +400,22 @@ def test_interrupted_lms_zip_run_resumes(released, tmp_path):
     assert all((released / "feedback" / s / lab / f"{lab}_lab.html").is_file() for s in students)
 
 
+def test_the_monkeypatch_attack_works_without_the_runner():
+    """Control for the hostile ``monkeypatch`` student: executed naively in one namespace
+    (as a notebook kernel does), its wrong answer passes its test, hidden part included."""
+    solution = load(REPO / "solutions" / HOSTILE_LAB / f"{HOSTILE_LAB}_lab.ipynb")
+    answer = first_answer(solution)
+    test = next(i for i in range(answer, len(solution["cells"]))
+                if notebooks.role(solution["cells"][i]) == "test")
+    cells = [MONKEYPATCH if i == answer else notebooks.source(c)
+             for i, c in enumerate(solution["cells"][:test + 1])
+             if c["cell_type"] == "code"]
+    script = "namespace = {}\n" + "".join(f"exec({text!r}, namespace)\n" for text in cells)
+    naive = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=300)
+    assert naive.returncode == 0, naive.stderr[-2000:]
+
+
 def test_lms_file_names_and_lab_names():
     from traitlets.config.loader import PyFileConfigLoader
     regexp = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config() \
