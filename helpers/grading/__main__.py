@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 
 from .batch import autograde
 from .course import GradingError, course_root, release
@@ -72,7 +71,6 @@ def _reports(labs: list[str], args) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's ORM noise
     start = time.monotonic()
     try:
         if args.command == "release":

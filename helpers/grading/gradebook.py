@@ -10,6 +10,7 @@ file matches the same submission and lab files (resume after an interruption).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from helpers.paths import atomic_write_text
@@ -60,7 +61,9 @@ def record(gb, lab: Lab, result: dict) -> None:
     try:
         submission = gb.find_submission(name, student)
     except MissingEntry:
-        submission = gb.add_submission(name, student)
+        with warnings.catch_warnings():  # nbgrader's ORM warns "... not in session": harmless
+            warnings.simplefilter("ignore")
+            submission = gb.add_submission(name, student)
     notebook_id = f"{name}_lab"
     tests = result["tests"]
     for cell in lab.solution["cells"]:
