@@ -1,8 +1,9 @@
 """nbgrader configuration of the course (the course directory is this repository).
 
 Instructors normally go through ``python -m helpers.grading`` (or ``make labs``,
-``make autograde``, ``make feedback``, ``make grades``), which loads this file; the plain
-``nbgrader`` command line run from the repository root reads it too.
+``make grade``, ``make feedback``, ``make grades``), which loads this file; the plain
+``nbgrader`` command line run from the repository root reads it too (but do not use its
+``autograde``: it runs student code unsandboxed).
 
 - Source (instructor) notebooks: ``solutions/<chapter>/<chapter>_lab.ipynb``.
 - Released (student) notebooks: ``labs/<chapter>/<chapter>_lab.ipynb``, committed.
