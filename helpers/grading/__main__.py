@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{flagged} submission(s) flagged: review them (see the table).")
             if args.command == "grade":
                 _reports(sorted({row["lab"] for row in rows}), args)
+            if any(row.get("grader_error") for row in rows):
+                print("Some submissions were not graded (grader error, see the table); "
+                      "run the same command again to retry them.", file=sys.stderr)
+                return 1
         elif args.command == "feedback":
             for path in feedback(args.lab, args.course_dir):
                 print(path.relative_to(course_root(args.course_dir)))

@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -189,6 +188,11 @@ def _grade_parallel(todo, labs, limits, jobs, sandboxed, root, cfg, results, pro
         slot = slots.get()
         try:
             return grade_one(labs[sub.lab], sub, limits, slot, sandboxed)
+        except Exception as error:  # a grader fault: report it, grade the others
+            return {"student": sub.student, "lab": sub.lab, "flags": [],
+                    "tests": _empty_tests(labs[sub.lab], "not run"),
+                    "status": f"NOT GRADED (grader error {type(error).__name__}: {error}); "
+                              "rerun to retry", "grader_error": True}
         finally:
             slots.put(slot)
 
@@ -200,11 +204,11 @@ def _grade_parallel(todo, labs, limits, jobs, sandboxed, root, cfg, results, pro
         with open_gradebook(cfg.CourseDirectory.db_url) as gb:
             for future in as_completed(futures):
                 sub = futures[future]
-                result = future.result()
-                record(gb, labs[sub.lab], result)
-                _write_autograded(root, labs[sub.lab], sub, result)
-                save_result(root, result)
-                results[(sub.lab, sub.student)] = result
+                result = results[(sub.lab, sub.student)] = future.result()
+                if not result.get("grader_error"):  # nothing recorded: a rerun retries it
+                    record(gb, labs[sub.lab], result)
+                    _write_autograded(root, labs[sub.lab], sub, result)
+                    save_result(root, result)
                 bar.set_postfix_str(f"{sub.student}: {_score(result)}")
                 bar.update()
     except BaseException:
