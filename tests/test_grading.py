@@ -100,8 +100,10 @@ FORGE = ("import os\nfor fd in range(3, 64):\n    try:\n"
          "        pass\nprint('All tests passed!', flush=True)")
 READER = """import json, os
 found = []
-for top in ({course!r}, '/', os.path.expanduser('~'), '/tmp'):
+for top in ({course!r}, '/', '/tmp'):
     for folder, dirs, files in os.walk(top):
+        if folder.startswith(os.getcwd()):  # its own submission folder
+            continue
         dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'lib', 'share')]
         found += [os.path.join(folder, f) for f in files if f.endswith('_lab.ipynb')]
 for path in found:
@@ -289,7 +291,8 @@ def test_hostile_submissions_are_flagged_and_explained(released, batch):
     assert "forged" in line("forger") and "not a valid notebook" in line("invalid_json")
     assert "exited" in line("exits") and "ignored the time limit" in line("stubborn")
     assert "timed out" in line("loops") and f"no {HOSTILE_LAB}_lab.ipynb" in line("misnamed")
-    for student in ("solution", "untouched", "raises", "memory", "monkeypatch", "escape"):
+    for student in ("solution", "untouched", "raises", "memory", "monkeypatch", "escape",
+                    "reader", "gradebook"):
         assert "flagged" not in line(student), line(student)
     memory = load(released / "autograded" / "memory" / HOSTILE_LAB / "result.json")
     assert "MemoryError" in json.dumps(memory["cells"])
