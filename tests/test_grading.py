@@ -451,6 +451,23 @@ def test_merge_flags_edits_deletions_and_keeps_added_cells():
     assert notebooks.merge(lab, lab.solution).flags == []
 
 
+def test_failures_in_hidden_lines_are_reported_without_details():
+    from helpers.grading.batch import _test_result
+    from helpers.grading.execute import CellResult
+    text = ("assert f(1) == 1, 'visible'\n### BEGIN HIDDEN TESTS\n"
+            "assert f(2) == 4, 'secret value 4'\n### END HIDDEN TESTS")
+    cell = {"cell_type": "code", "source": text,
+            "metadata": {"nbgrader": {"grade": True, "grade_id": "t", "points": 2}}}
+    assert list(notebooks.hidden_lines(text)) == [2, 3, 4]
+    visible = _test_result(cell, CellResult(0, "error", "AssertionError", "visible", 1))
+    hidden = _test_result(cell, CellResult(0, "error", "AssertionError", "secret value 4", 3))
+    passed = _test_result(cell, CellResult(0, "ok"))
+    assert visible == {"points": 0.0, "max": 2.0, "status": "failed",
+                       "detail": "line 1: AssertionError: visible"}
+    assert hidden["detail"] == "a hidden test failed" and "secret" not in json.dumps(hidden)
+    assert passed["points"] == 2.0 and passed["status"] == "passed"
+
+
 def test_cli_errors_are_clear(tmp_path):
     """Unknown lab, missing or mis-laid-out submissions: one-line errors, exit status 2."""
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
