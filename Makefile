@@ -12,16 +12,21 @@ PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 CHAPTERS := generalization robustness fairness backdoor ood sparsity causal
 
-.PHONY: help env book test test-fast labs autograde feedback grades browser clean
+.PHONY: help env book test test-fast labs grade autograde feedback grades summary \
+        browser sandbox clean
 
 help:
 	@echo "make book        build the HTML book into _build/html (PROFILE=tiny|quick|full)"
 	@echo "make test        run the whole test suite (installs what it needs)"
 	@echo "make test-fast   unit tests only (no notebooks, book or browser)"
 	@echo "make labs        regenerate labs/ from solutions/ with nbgrader"
-	@echo "make autograde SUBMISSIONS=dir [LAB=name]   autograde a folder of submissions"
+	@echo "make grade SUBMISSIONS=dir|zip [LAB=name] [JOBS=n]   grade a class in sandboxes:"
+	@echo "                 gradebook, feedback/, grades.csv, summary/ (resumes if interrupted)"
+	@echo "make autograde SUBMISSIONS=dir|zip [LAB=name]   the same without the reports"
 	@echo "make feedback [LAB=name]   write HTML feedback for autograded submissions"
 	@echo "make grades      export all grades to grades.csv"
+	@echo "make summary     score distribution and pass rate per test, per lab (summary/)"
+	@echo "make sandbox     install bubblewrap (the grading sandbox) if it is missing"
 	@echo "make env         create $(VENV) with the package and the book/grading/test tools"
 
 env: $(VENV)/.installed
@@ -38,15 +43,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The whole suite: helpers unit tests, notebook runs with the fidelity checks, the
-# nbgrader round trip, conventions, the book build and the browser check.
-test: env browser
+# grading round trip in the sandbox, conventions, the book build and the browser check.
+test: env browser sandbox
 	$(BIN)/pytest --durations=15
 
-test-fast: env
+test-fast: env sandbox
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf _build outputs gradebook.db submitted autograded feedback grades.csv
+	rm -rf _build outputs gradebook.db submitted autograded feedback summary grades.csv
 
 
 # --- book and browser -------------------------------------------------------------------
@@ -57,39 +62,57 @@ book: env
 	TAI_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --all -W -n --keep-going .
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-# Debian's chromium, driven headless by playwright in tests/test_book.py.
-browser:
-	@if [ -x /usr/bin/chromium ]; then \
-	    echo "chromium is installed: /usr/bin/chromium"; \
+# $(call apt_install,PACKAGE,PROGRAM): install a Debian package with apt-get (as root, or
+# through sudo) unless PROGRAM (an absolute path) already exists and runs.
+define apt_install
+	@if [ -x $(2) ]; then \
+	    echo "$(1) is installed: $(2)"; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "error: /usr/bin/chromium is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
-	    echo "       Install Chromium so that /usr/bin/chromium exists, then run the tests again." >&2; \
+	    echo "error: $(2) is missing and this is not a Debian/Ubuntu system (no apt-get)." >&2; \
+	    echo "       Install $(1) so that $(2) exists, then run the tests again." >&2; \
 	    exit 1; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); \
 	elif command -v sudo >/dev/null 2>&1; then \
-	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); \
 	else \
-	    echo "error: /usr/bin/chromium is missing; install it as root: apt-get install -y chromium" >&2; \
+	    echo "error: $(2) is missing; install it as root: apt-get install -y $(1)" >&2; \
 	    exit 1; \
 	fi
-	@test -x /usr/bin/chromium || { echo "error: the chromium package did not provide /usr/bin/chromium" >&2; exit 1; }
+	@test -x $(2) || { echo "error: the $(1) package did not provide $(2)" >&2; exit 1; }
+endef
+
+# Debian's chromium, driven headless by playwright in tests/test_book.py.
+browser:
+	$(call apt_install,chromium,/usr/bin/chromium)
+
+# Debian's bubblewrap: the sandbox every submission is graded in (helpers/grading/sandbox.py;
+# without it, see the instructor guide: grade inside a container).
+sandbox:
+	$(call apt_install,bubblewrap,/usr/bin/bwrap)
 
 
-# --- labs and grading (nbgrader: nbgrader_config.py, helpers/grading.py) ------------------
+# --- labs and grading (nbgrader_config.py, helpers/grading/) -----------------------------
 # State lives in the repo root and is gitignored: gradebook.db submitted/ autograded/
-# feedback/ grades.csv.  LAB=<chapter> restricts a target to one lab.
+# feedback/ summary/ grades.csv.  LAB=<chapter> restricts a target to one lab;
+# JOBS=<n> sets the number of parallel sandboxes (default: number of cores).
+GRADE_ARGS = "$(SUBMISSIONS)" $(if $(LAB),--lab $(LAB)) $(if $(JOBS),--jobs $(JOBS))
+
 labs: env
 	$(PY) -m helpers.grading release $(LAB)
 
-autograde: env
+grade autograde: env sandbox
 	@test -n "$(SUBMISSIONS)" || { \
-	    echo "error: set SUBMISSIONS to a folder laid out as <student>/<lab>/<lab>_lab.ipynb," >&2; \
-	    echo "       e.g. make autograde SUBMISSIONS=~/inbox LAB=generalization" >&2; exit 2; }
-	$(PY) -m helpers.grading autograde "$(SUBMISSIONS)" $(if $(LAB),--lab $(LAB))
+	    echo "error: set SUBMISSIONS to a folder laid out as <student>/<lab>/<lab>_lab.ipynb" >&2; \
+	    echo "       or to an LMS zip, e.g. make $@ SUBMISSIONS=~/inbox LAB=generalization" >&2; \
+	    exit 2; }
+	$(PY) -m helpers.grading $@ $(GRADE_ARGS)
 
 feedback: env
 	$(PY) -m helpers.grading feedback $(if $(LAB),--lab $(LAB))
 
 grades: env
 	$(PY) -m helpers.grading export --to grades.csv
+
+summary: env
+	$(PY) -m helpers.grading summary $(if $(LAB),--lab $(LAB))

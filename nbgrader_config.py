@@ -1,14 +1,15 @@
 """nbgrader configuration of the course (the course directory is this repository).
 
 Instructors normally go through ``python -m helpers.grading`` (or ``make labs``,
-``make autograde``, ``make feedback``, ``make grades``), which loads this file; the plain
-``nbgrader`` command line run from the repository root reads it too.
+``make grade``, ``make feedback``, ``make grades``), which loads this file; the plain
+``nbgrader`` command line run from the repository root reads it too (but do not use its
+``autograde``: it runs student code unsandboxed).
 
 - Source (instructor) notebooks: ``solutions/<chapter>/<chapter>_lab.ipynb``.
 - Released (student) notebooks: ``labs/<chapter>/<chapter>_lab.ipynb``, committed.
 - Assignment id = chapter name, e.g. ``generalization``.
 - Working state, all gitignored: ``gradebook.db``, ``submitted/``, ``autograded/``,
-  ``feedback/``, ``grades.csv``.
+  ``feedback/``, ``summary/``, ``grades.csv``.
 """
 
 import os
@@ -31,14 +32,27 @@ c.ClearOutput.remove_metadata_fields = {
     "collapsed", "scrolled", "execution", "ExecuteTime", "papermill",
 }
 
-# Autograde: every cell gets at most this many seconds; on timeout the kernel is
-# interrupted (KeyboardInterrupt in the student's code), the cell is recorded as an
-# error and grading carries on with the next cell, so an infinite loop costs that cell
-# only. Override per run: python -m helpers.grading autograde DIR --timeout 120
+# Autograde (python -m helpers.grading grade, helpers/grading/): every submission runs in
+# a bubblewrap sandbox; each cell gets at most c.Execute.timeout seconds (the cell is
+# stopped and counts as failed, grading goes on; a cell that ignores the stop kills its
+# sandbox 10 s later and the rest of that notebook scores 0). Override per run with
+# --timeout SECONDS.
 c.Execute.timeout = 60
-c.Execute.interrupt_on_timeout = True
-c.Execute.startup_timeout = 120  # kernel start (imports torch) on a loaded machine
 
-# A student who deletes a test cell gets it back (and its points are still at stake);
-# edited test cells are always replaced by the instructor's version.
-c.OverwriteCells.add_missing_cells = True
+# Limits of one submission's sandbox (see helpers/grading/sandbox.py, Limits).
+c.Sandbox.memory_mb = 4096     # address space; importing PyTorch alone maps ~1.5 GB
+c.Sandbox.cpu_seconds = 900    # CPU time of the whole notebook
+c.Sandbox.processes = 64       # processes and threads (a fork bomb stops here)
+c.Sandbox.file_mb = 64         # largest file it may write
+c.Sandbox.disk_mb = 256        # its working folder + /tmp (tmpfs, when grading as root)
+c.Sandbox.output_kb = 256      # stdout/stderr kept for the instructor
+
+# LMS zips (nbgrader's zip_collect convention): the student id and the notebook are
+# read from each file name. This pattern accepts Canvas names
+# (smithjane_12345_67890_generalization_lab.ipynb, also LATE and -1 resubmissions) and
+# Moodle names (Jane Smith_12345_assignsubmission_file_generalization_lab.ipynb); adapt
+# it to your LMS (groups: student_id, file_id, optional timestamp).
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?P<student_id>[^_/]+)_(?:LATE_)?(?:\d+_)+(?:assignsubmission_file_)?"
+    r"(?P<file_id>[^/]+\.ipynb)$"
+)
