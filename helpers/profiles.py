@@ -35,6 +35,11 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
+        # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
+        # the sweep multiplies the λs (0 = no adversary in the game)
+        "fairness": {"size": 6000, "pretrain_epochs": 10, "adversary_epochs": 5,
+                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
+                     "balanced": True, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.25, 0.5, 1]},
     },
     "quick": {
         "data_source": "auto",
@@ -49,6 +54,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,
         "pretraining": "letters",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "fairness": {"size": None, "pretrain_epochs": 2, "adversary_epochs": 5,
+                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
+                     "balanced": True, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.25, 0.5, 1]},
     },
     "full": {
         "data_source": "real",
@@ -63,6 +71,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.99,
         "pretraining": "imagenet",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "fairness": {"size": None, "pretrain_epochs": 2, "adversary_epochs": 5,
+                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
+                     "balanced": True, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.1, 0.25, 0.5, 1, 2]},
     },
 })
 
