@@ -10,5 +10,6 @@ Core modules (any chapter may use them; they never import a chapter module):
 - ``losses``    losses written out for teaching (label smoothing)
 - ``plots``     training curves, image grids, comparison bars
 
-Chapter modules: ``generalization``. Instructor tools: ``grading``.
+Chapter modules: ``generalization``, ``fairness`` and ``debiasing`` (with the
+UCI Adult data in ``data.adult``). Instructor tools: ``grading``.
 """

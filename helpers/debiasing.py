@@ -268,8 +268,9 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
     history = {"iteration": [0], "loss_y": [float("nan")]}
     for key, value in evaluate(classifier, adversary, X_test, y_test, Z_test, attributes).items():
         history[key] = [value]
+    # a long refresh interval: notebooks record every refresh as a line of output
     bar = tqdm(range(1, iterations + 1), desc=desc, disable=not progress, leave=False,
-               mininterval=0.5)
+               mininterval=3.0)
     try:
         for iteration in bar:
             adversary_epoch(adversary, classifier, X, Z, adv_optimizer, batch_size, generator,

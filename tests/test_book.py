@@ -47,6 +47,10 @@ PAGES = [
      "Generalization under domain shift", {"math": True}),
     ("generalization-walkthrough", "book/generalization/generalization.html",
      "", {"figure": True, "colab": True}),
+    ("fairness-theory", "book/fairness/index.html",
+     "Fairness: the p%-rule and adversarial debiasing", {"math": True}),
+    ("fairness-walkthrough", "book/fairness/fairness.html",
+     "", {"figure": True, "colab": True}),
     ("setup", "book/setup.html", "Setup", {}),
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),
@@ -180,7 +184,8 @@ def browser():
 def test_book_builds_without_warnings(book):
     for page in ("book/intro.html", "book/setup.html", "book/instructor.html",
                  "book/bibliography.html", "book/generalization/index.html",
-                 "book/generalization/generalization.html"):
+                 "book/generalization/generalization.html", "book/fairness/index.html",
+                 "book/fairness/fairness.html"):
         assert (book / page).exists(), f"{page} missing from the build"
     assert (book / "mathjax" / "tex-chtml.js").exists(), "MathJax was not copied to the build"
 

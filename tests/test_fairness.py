@@ -71,7 +71,8 @@ def test_fairness_report_has_a_column_per_metric_and_attribute():
     Z = pd.DataFrame({"race": [1, 1, 0, 0, 1, 0], "sex": [1, 0, 1, 0, 1, 0]})
     row = fairness.fairness_report(y, scores, Z)
     assert row["accuracy"] == pytest.approx(100 * 4 / 6)
-    assert row["p% sex"] == pytest.approx(100 / 3)                 # 1/3 vs 2/3... of selections
+    # decisions 1,0,0,1,1,0: men (sex=1) selected 2 of 3, women 1 of 3
+    assert row["p% sex"] == pytest.approx(50.0)
     assert set(row) == {"accuracy", "ROC AUC", "p% race", "eq. odds race", "eq. opp. race",
                         "p% sex", "eq. odds sex", "eq. opp. sex"}
 
@@ -108,6 +109,15 @@ def test_combined_loss_is_l_y_minus_weighted_l_z():
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     expected = bce(y_logits, y) - 3.0 * bce(z_logits[:, 0], Z[:, 0]) - 0.5 * bce(z_logits[:, 1], Z[:, 1])
     assert torch.isclose(debiasing.combined_loss(y_logits, y, z_logits, Z, lambdas), expected)
+
+
+def test_balanced_adversary_loss_averages_the_two_groups():
+    z_logits = torch.tensor([[0.5], [-1.0], [2.0], [0.0]])
+    Z = torch.tensor([[1.0], [0.0], [0.0], [0.0]])
+    losses = torch.nn.functional.binary_cross_entropy_with_logits(z_logits, Z, reduction="none")
+    expected = (losses[0] + losses[1:].mean()) / 2
+    assert torch.allclose(debiasing.adversary_loss(z_logits, Z, balanced=True), expected)
+    assert torch.allclose(debiasing.adversary_loss(z_logits, Z), losses.mean(0))
 
 
 @pytest.mark.parametrize("projection", [False, True])
