@@ -265,7 +265,7 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
     generator = torch.Generator().manual_seed(seed)
     clf_optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
     adv_optimizer = torch.optim.Adam(adversary.parameters(), lr=lr)
-    history = {"iteration": [0], "loss_y": [float("nan")]}
+    history = {"iteration": [0], "loss_y": [None]}   # no training batch before the game
     for key, value in evaluate(classifier, adversary, X_test, y_test, Z_test, attributes).items():
         history[key] = [value]
     # a long refresh interval: notebooks record every refresh as a line of output

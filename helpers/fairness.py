@@ -138,9 +138,11 @@ def exponentiated_gradient(X_train, y_train, Z_train, X_test, seed: int = 0) -> 
     reduction = ExponentiatedGradient(LogisticRegression(max_iter=500),
                                       DemographicParity(), eps=0.01)
     groups = pd.DataFrame(Z_train).astype(str).agg("-".join, axis=1)
-    reduction.fit(np.asarray(X_train), np.asarray(y_train), sensitive_features=groups)
-    scores = reduction._pmf_predict(np.asarray(X_test))[:, 1]
-    return scores, reduction.predict(np.asarray(X_test), random_state=seed)
+    with warnings.catch_warnings():   # fairlearn 0.15 triggers pandas deprecation notices
+        warnings.filterwarnings("ignore", module="fairlearn")
+        reduction.fit(np.asarray(X_train), np.asarray(y_train), sensitive_features=groups)
+        scores = reduction._pmf_predict(np.asarray(X_test))[:, 1]
+        return scores, reduction.predict(np.asarray(X_test), random_state=seed)
 
 
 def group_distributions(runs: dict, Z: pd.DataFrame, labels: dict | None = None) -> plt.Figure:

@@ -117,7 +117,7 @@ def test_standin_reproduces_its_documented_bias():
 def test_standin_features_leak_the_sensitive_attributes():
     """The proxies: without the sex and race columns, X still predicts both."""
     data = adult.load_adult(source="standin", size=6000, verbose=False)
-    for attribute, least in (("sex", 0.9), ("race", 0.6)):
+    for attribute, least in (("sex", 0.85), ("race", 0.55)):
         model = LogisticRegression(max_iter=500).fit(data.X_train, data.Z_train[attribute])
         auc = roc_auc_score(data.Z_test[attribute], model.predict_proba(data.X_test)[:, 1])
         assert auc > least, (attribute, auc)

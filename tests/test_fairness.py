@@ -1,7 +1,5 @@
 """Fairness metrics against fairlearn, the debiasing game's losses and updates, baselines."""
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,15 +181,15 @@ def test_pretrain_restores_the_thread_count(small_adult):
     assert torch.get_num_threads() == threads
 
 
-def test_exponentiated_gradient_is_fairer_than_plain_logistic_regression(small_adult):
+def test_exponentiated_gradient_is_fairer_than_plain_logistic_regression():
     from sklearn.linear_model import LogisticRegression
 
-    (X, y, Z), (X_test, y_test, Z_test) = small_adult
-    plain = LogisticRegression(max_iter=500).fit(X, y).predict(X_test)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        scores, y_pred = fairness.exponentiated_gradient(X, y, Z, X_test, seed=0)
-        assert scores.shape == (len(y_test),) and ((0 <= scores) & (scores <= 1)).all()
-        for attribute in ("sex", "race"):
-            assert (fairness.p_percent_rule(y_pred, Z_test[attribute])
-                    > fairness.p_percent_rule(plain, Z_test[attribute]) + 10), attribute
+    data = load_adult(source="standin", size=4000, seed=0, verbose=False)
+    plain = LogisticRegression(max_iter=500).fit(data.X_train, data.y_train).predict(data.X_test)
+    scores, y_pred = fairness.exponentiated_gradient(data.X_train, data.y_train, data.Z_train,
+                                                     data.X_test, seed=0)
+    assert scores.shape == (len(data.y_test),) and ((0 <= scores) & (scores <= 1)).all()
+    # sex: both groups are large, so the test-set p%-rule is a stable number
+    before = fairness.p_percent_rule(plain, data.Z_test["sex"])
+    after = fairness.p_percent_rule(y_pred, data.Z_test["sex"])
+    assert before < 80 and after > before + 10, (before, after)
