@@ -56,7 +56,7 @@ PROFILES = MappingProxyType({
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
         "fairness": {"size": None, "pretrain_epochs": 2, "adversary_epochs": 5,
                      "iterations": 200, "batch_size": 128, "lr": 1e-3,
-                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.25, 0.5, 1]},
+                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.5, 1]},
     },
     "full": {
         "data_source": "real",
