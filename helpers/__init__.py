@@ -12,6 +12,7 @@ Core modules (any chapter may use them; they never import a chapter module):
 - ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
 
-Chapter modules: ``generalization``, ``robustness``, ``backdoor`` (with
-``backdoor_detect``, ``backdoor_adaptive``, ``backdoor_plots``). Instructor tools: ``grading``.
+Chapter modules: ``generalization``, ``robustness``, ``fairness`` and ``debiasing`` (with
+the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
+``backdoor_adaptive``, ``backdoor_plots``). Instructor tools: ``grading``.
 """

@@ -155,3 +155,34 @@ def test_adaptive_backdoor_keeps_its_asr_while_detection_drops(walkthrough_resul
     plain, evaded = results["detection"]["plain backdoor"], results["detection"]["adaptive backdoor"]
     for detector in ("spectral signatures", "activation clustering"):
         assert evaded[detector]["tpr"] <= plain[detector]["tpr"] - 0.25, detector
+
+
+# Chapter 3, fairness: the fidelity checks of LAB_SPECS.md §3 (tiny profile: the planted
+# bias of the stand-in census; ≥ 80 % for both attributes is the quick/full target).
+
+def test_unconstrained_models_violate_the_four_fifths_rule(walkthrough_results):
+    table = walkthrough_results["fairness"]["table"]
+    for run in ("unconstrained, with sex and race", "unconstrained, without sex and race"):
+        assert table[run]["accuracy"] > 78, f"{run} should learn the task"
+        assert table[run]["p% sex"] < 80 and table[run]["p% race"] < 80, run
+
+
+def test_debiasing_raises_both_p_rules_for_a_bounded_accuracy_loss(walkthrough_results):
+    table = walkthrough_results["fairness"]["table"]
+    before, after = table["unconstrained, without sex and race"], table["adversarial debiasing"]
+    assert after["p% sex"] >= 80, "the debiased model should pass the four-fifths rule for sex"
+    assert after["p% race"] > before["p% race"] + 5
+    assert before["accuracy"] - after["accuracy"] <= 5
+
+
+def test_larger_lambda_is_fairer_and_less_accurate(walkthrough_results):
+    sweep = walkthrough_results["fairness"]["sweep"]
+    rows = [sweep[scale] for scale in sorted(sweep, key=float)]
+    assert len(rows) >= 3
+    tolerance = 1.0  # percentage points of noise between neighbouring λ
+    for smaller, larger in zip(rows, rows[1:]):
+        assert larger["accuracy"] <= smaller["accuracy"] + tolerance
+        for attribute in ("sex", "race"):
+            assert larger[f"p% {attribute}"] >= smaller[f"p% {attribute}"] - tolerance
+    assert rows[-1]["accuracy"] < rows[0]["accuracy"]
+    assert min(rows[-1]["p% sex"], rows[-1]["p% race"]) > min(rows[0]["p% sex"], rows[0]["p% race"])
