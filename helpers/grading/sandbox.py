@@ -142,15 +142,17 @@ def command(work: Path, slot: int, limits: Limits, fds: tuple[int, int],
             argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
         elif os.path.isdir(f"/{link}"):
             argv += ["--ro-bind", f"/{link}", f"/{link}"]
+    # The writable folders first: a later mount covers an earlier one, and the Python
+    # installation may itself live below /tmp or /home (e.g. a CI checkout in /tmp).
+    argv += ["--perms", "0755", "--dir", "/home",
+             "--bind", str(work / "home"), HOME, "--bind", str(work / "tmp"), "/tmp"]
     mounts = [(str(root), str(root)) for root in _python_roots()]
     mounts.append((str(helpers_dir), f"{HELPERS_PARENT}/helpers"))
     for source, target in mounts:
         for parent in _ancestors(Path(target)):
             argv += ["--perms", "0755", "--dir", parent]
         argv += ["--ro-bind", source, target]
-    argv += ["--perms", "0755", "--dir", "/home",
-             "--bind", str(work / "home"), HOME, "--bind", str(work / "tmp"), "/tmp",
-             "--chdir", HOME, "--clearenv"]
+    argv += ["--chdir", HOME, "--clearenv"]
     for name, value in sandbox_env().items():
         argv += ["--setenv", name, value]
     if uid is None:
