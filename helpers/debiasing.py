@@ -144,7 +144,7 @@ def train_classifier(classifier, X, y, epochs: int, batch_size: int = 128, lr: f
                      generator: torch.Generator | None = None) -> list[float]:
     """Pretraining: plain BCE on (X, y) tensors for ``epochs``; returns the mean loss per epoch."""
     generator = generator or torch.Generator().manual_seed(0)
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, fused=True)
     classifier.train()
     losses = []
     for _ in range(epochs):
@@ -233,7 +233,7 @@ def pretrain(X, y, Z, *, epochs: int = 2, adversary_epochs: int = 5, batch_size:
     classifier, adversary = make_classifier(X.shape[1]), make_adversary(Z.shape[1])
     generator = torch.Generator().manual_seed(seed)
     train_classifier(classifier, X, y, epochs, batch_size, lr, generator)
-    optimizer = torch.optim.Adam(adversary.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(adversary.parameters(), lr=lr, fused=True)
     for _ in range(adversary_epochs):
         adversary_epoch(adversary, classifier, X, Z, optimizer, batch_size, generator, balanced)
     return classifier, adversary.eval()
@@ -263,8 +263,10 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
     X_test, y_test, Z_test = as_tensors(test[0], test[1], test[2][attributes])
     weights = torch.tensor([float(lambdas[a]) for a in attributes])
     generator = torch.Generator().manual_seed(seed)
-    clf_optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
-    adv_optimizer = torch.optim.Adam(adversary.parameters(), lr=lr)
+    # fused: one kernel per step instead of a Python loop over tensors; the adversary's
+    # many tiny steps made Adam's bookkeeping most of the game's time
+    clf_optimizer = torch.optim.Adam(classifier.parameters(), lr=lr, fused=True)
+    adv_optimizer = torch.optim.Adam(adversary.parameters(), lr=lr, fused=True)
     history = {"iteration": [0], "loss_y": [None]}   # no training batch before the game
     for key, value in evaluate(classifier, adversary, X_test, y_test, Z_test, attributes).items():
         history[key] = [value]

@@ -40,9 +40,9 @@ PROFILES = MappingProxyType({
                        "curve_size": 200, "map_size": 300, "map_method": "tsne"},
         # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
         # the sweep multiplies the λs (0 = no adversary in the game)
-        "fairness": {"size": 6000, "pretrain_epochs": 10, "adversary_epochs": 5,
-                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
-                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.5, 1]},
+        "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,
+                     "iterations": 150, "batch_size": 128, "lr": 1e-3,
+                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.05, 1]},
         "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
                      "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
                      "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,

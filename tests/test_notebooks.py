@@ -158,7 +158,7 @@ def test_adaptive_backdoor_keeps_its_asr_while_detection_drops(walkthrough_resul
 
 
 # Chapter 3, fairness: the fidelity checks of LAB_SPECS.md §3 (tiny profile: the planted
-# bias of the stand-in census; ≥ 80 % for both attributes is the quick/full target).
+# bias of the stand-in census; the debiased model passes the four-fifths rule for both).
 
 def test_unconstrained_models_violate_the_four_fifths_rule(walkthrough_results):
     table = walkthrough_results["fairness"]["table"]
@@ -171,7 +171,7 @@ def test_debiasing_raises_both_p_rules_for_a_bounded_accuracy_loss(walkthrough_r
     table = walkthrough_results["fairness"]["table"]
     before, after = table["unconstrained, without sex and race"], table["adversarial debiasing"]
     assert after["p% sex"] >= 80, "the debiased model should pass the four-fifths rule for sex"
-    assert after["p% race"] > before["p% race"] + 5
+    assert after["p% race"] >= 80, "the debiased model should pass the four-fifths rule for race"
     assert before["accuracy"] - after["accuracy"] <= 5
 
 

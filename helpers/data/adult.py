@@ -26,8 +26,10 @@ near-perfect proxy for sex). Sex and education pick the occupation (men in craft
 transport, women in clerical and service jobs) and sex the weekly hours. Income then
 depends on education, age, marriage, occupation and hours — *and directly* on sex and
 race (discrimination). So sex and race shift income twice: directly, and through
-proxies that stay in X after the sensitive columns are dropped. Capital gains and losses
-follow income. The planted rates are in :data:`STANDIN_RATES`.
+proxies that stay in X after the sensitive columns are dropped. Two more proxies of race
+have no income effect of their own, as in Adult: single parenthood ("Unmarried") is
+twice as common among Black adults, and 8 % of Black people were born in the Caribbean.
+Capital gains and losses follow income. The planted rates are in :data:`STANDIN_RATES`.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def synthetic_census(n: int, seed: int = 0) -> pd.DataFrame:
     married = rng.random(n) < married_p * np.where(black, 0.75, 1.0)
     marital = _unmarried_status(rng, age, male, n)
     marital[married] = "Married-civ-spouse"
-    relationship = _relationship(rng, married, male, age, n)
+    relationship = _relationship(rng, married, male, black, age, n)
     occupation, occupation_income = _occupation(rng, male, black, education_num, n)
     hours = np.clip(np.round(rng.normal(36 + 6 * male + 3 * (married & male), 10)), 1, 99)
     # income: legitimate causes plus a direct effect of sex and race
@@ -174,6 +176,10 @@ def synthetic_census(n: int, seed: int = 0) -> pd.DataFrame:
     workclass[no_job_info], occupation[no_job_info] = "?", "?"
     countries = VOCABULARY["native-country"]
     country = rng.choice(countries, n, p=_normalized([900, *[2.5] * 40]))
+    # Caribbean-born Black residents (Adult's Jamaica, Haiti, Trinidad rows): a race proxy
+    caribbean = black & (rng.random(n) < 0.08)
+    country[caribbean] = rng.choice(["Jamaica", "Haiti", "Trinadad&Tobago"], caribbean.sum(),
+                                    p=[0.55, 0.3, 0.15])
     country[rng.random(n) < 0.018] = "?"
     return pd.DataFrame({
         "age": age, "workclass": workclass,
@@ -205,10 +211,15 @@ def _unmarried_status(rng, age, male, n) -> np.ndarray:
     return status
 
 
-def _relationship(rng, married, male, age, n) -> np.ndarray:
-    """Husband/Wife when married; otherwise own child (young), alone, single parent, kin."""
+def _relationship(rng, married, male, black, age, n) -> np.ndarray:
+    """Husband/Wife when married; otherwise own child (young), alone, single parent, kin.
+
+    Single parents ("Unmarried") are twice as common among Black adults, as in Adult.
+    """
     single = np.where(
         male[:, None], [[0.0, 0.7, 0.12, 0.18]], [[0.0, 0.5, 0.38, 0.12]])
+    single[black, 2] *= 2.0
+    single[:, 1:] /= single[:, 1:].sum(axis=1, keepdims=True)
     child = _sigmoid(2.0 - 0.25 * (age - 17))
     single[:, 0] = child
     single[:, 1:] *= (1 - child)[:, None]
