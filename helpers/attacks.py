@@ -17,12 +17,13 @@ the results agree with it to float precision (tests/test_attacks.py checks this)
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from helpers.models import model_state_guard
 
 __all__ = ["fgsm", "pgd", "bim", "deepfool", "transfer_attack", "predict_labels",
            "ATTACKS", "model_state_guard"]
@@ -71,37 +72,6 @@ def _check_int(name: str, value, minimum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r}: expected an int >= {minimum}.")
     return value
-
-
-@contextmanager
-def model_state_guard(model: nn.Module):
-    """Run a block with ``model`` in eval mode and its parameters frozen; restore both after.
-
-    Restores every module's own ``training`` flag (a model may mix modes, e.g. frozen
-    BatchNorm layers in eval inside a training model) and every parameter's
-    ``requires_grad``, and removes forward hooks added to ``model`` inside the block,
-    whether the block returns or raises.
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    hooks = [(module, dict(module._forward_hooks), dict(module._forward_pre_hooks))
-             for module in model.modules()]
-    try:
-        model.eval()
-        for parameter, _ in flags:
-            parameter.requires_grad_(False)
-        with torch.enable_grad():
-            yield model
-    finally:
-        for module, training in modes:
-            module.training = training
-        for parameter, requires_grad in flags:
-            parameter.requires_grad_(requires_grad)
-        for module, forward_hooks, pre_hooks in hooks:
-            for key in set(module._forward_hooks) - set(forward_hooks):
-                del module._forward_hooks[key]
-            for key in set(module._forward_pre_hooks) - set(pre_hooks):
-                del module._forward_pre_hooks[key]
 
 
 def _loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,

@@ -17,26 +17,6 @@ Latents are float (N, D) arrays/tensors, labels int (N,), flags bool (N,) numpy 
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-
-
-@torch.no_grad()
-def latents(model, data, batch_size: int = 256) -> torch.Tensor:
-    """Penultimate features ``model.embed(x)`` of every image in ``data``: float (N, D).
-
-    Runs in eval mode; the model's ``training`` flag is restored afterwards.
-    """
-    if not hasattr(model, "embed"):
-        raise TypeError("model: expected a helpers.models.Classifier (it needs .embed).")
-    was_training = model.training
-    device = next(model.parameters()).device
-    model.eval()
-    try:
-        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
-        return torch.cat([model.embed(images.to(device)).cpu() for images, _ in loader])
-    finally:
-        model.train(was_training)
 
 
 def _check(latent_matrix, labels) -> tuple[np.ndarray, np.ndarray]:

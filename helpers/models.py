@@ -7,8 +7,11 @@ space [0, 1]; normalization lives inside the model, so attacks and plots never s
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 MODELS = ("small_cnn", "resnet18_cifar", "resnet18")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -186,3 +189,62 @@ def freeze_all_but_head(model: Classifier) -> list[str]:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --- model state and features ---------------------------------------------------------
+
+@contextmanager
+def model_state_guard(model: nn.Module):
+    """Run a block with ``model`` in eval mode and its parameters frozen; restore both after.
+
+    Restores every module's own ``training`` flag (a model may mix modes, e.g. frozen
+    BatchNorm layers in eval inside a training model) and every parameter's
+    ``requires_grad``, and removes module hooks (forward, forward-pre, backward) added to
+    ``model`` inside the block, whether the block returns or raises.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    hook_tables = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    hooks = [(table, dict(table)) for module in model.modules()
+             for table in (getattr(module, name) for name in hook_tables)]
+    try:
+        model.eval()
+        for parameter, _ in flags:
+            parameter.requires_grad_(False)
+        with torch.enable_grad():
+            yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+        for parameter, requires_grad in flags:
+            parameter.requires_grad_(requires_grad)
+        for table, before in hooks:
+            for key in set(table) - set(before):
+                del table[key]
+
+
+def penultimate_features(model: nn.Module, data: torch.Tensor | Dataset, layer: nn.Module | None = None,
+                         batch_size: int = 256) -> torch.Tensor:
+    """The inputs of ``layer`` (default ``model.fc``, the head): float features (N, D) on CPU.
+
+    ``data`` is a tensor of images (N, C, H, W) in [0, 1] or a dataset of (image, label)
+    pairs. Read with a forward pre-hook, in eval mode without gradients; the hook is
+    removed and the model's state restored afterwards (also on error).
+    """
+    layer = layer if layer is not None else getattr(model, "fc", None)
+    if not isinstance(layer, nn.Module):
+        raise ValueError("layer: pass the module whose input is the embedding "
+                         "(the model has no `fc` head).")
+    if isinstance(data, torch.Tensor):
+        batches = (data[start:start + batch_size] for start in range(0, len(data), batch_size))
+    else:
+        batches = (images for images, _ in DataLoader(data, batch_size=batch_size, shuffle=False))
+    device = next(model.parameters()).device
+    captured = []
+    with model_state_guard(model), torch.no_grad():
+        layer.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].cpu()))
+        for images in batches:
+            model(images.to(device))
+    if not captured:
+        raise ValueError("data: no images to read features from.")
+    return torch.cat(captured).flatten(1)

@@ -193,26 +193,6 @@ def pixels_then_fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 # --- embeddings -------------------------------------------------------------------------------
 
-def penultimate_features(model: nn.Module, images: torch.Tensor, layer: nn.Module | None = None,
-                         batch_size: int = 256) -> torch.Tensor:
-    """The inputs of ``layer`` (default ``model.fc``, the head): features (N, D) on CPU.
-
-    Read with a forward pre-hook, in eval mode without gradients; the hook is removed and
-    the model's state restored afterwards (also on error).
-    """
-    layer = layer if layer is not None else getattr(model, "fc", None)
-    if not isinstance(layer, nn.Module):
-        raise ValueError("layer: pass the module whose input is the embedding "
-                         "(the model has no `fc` head).")
-    device = next(model.parameters()).device
-    captured = []
-    with attacks.model_state_guard(model), torch.no_grad():
-        layer.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].cpu()))
-        for start in range(0, len(images), batch_size):
-            model(images[start:start + batch_size].to(device))
-    return torch.cat(captured).flatten(1)
-
-
 def class_centroids(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Mean unit-normalized feature of each class: (num_classes, D)."""
     unit = F.normalize(features, dim=1)

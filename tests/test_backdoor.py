@@ -164,11 +164,11 @@ def test_detection_rates_known_answer():
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_latents_restore_the_model_mode_and_leave_no_hooks(training):
+def test_penultimate_features_of_a_dataset_restore_the_model_and_leave_no_hooks(training):
     model = models.build_model("small_cnn", 2, width=4).train(training)
     model.fc.weight.requires_grad = False
     data = _dataset([0, 1, 0, 1, 1], size=16)
-    z = backdoor_detect.latents(model, data, batch_size=2)
+    z = models.penultimate_features(model, data, batch_size=2)
     assert z.shape == (5, 64) and not z.requires_grad
     assert model.training == training and not model.fc.weight.requires_grad
     assert all(p.requires_grad for p in model.features.parameters())

@@ -78,3 +78,29 @@ def test_imagenet_weights_without_network_give_a_clear_error(monkeypatch, tmp_pa
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
     with pytest.raises(RuntimeError, match="resnet18-f37072fd.pth"):
         models.build_model("resnet18", imagenet_weights=True)
+
+
+def test_state_guard_removes_every_kind_of_hook_and_restores_modes_on_error():
+    model = models.build_model("small_cnn", 3, width=4).train()
+    model.features[0].eval()
+    kept = model.fc.register_forward_hook(lambda *args: None)
+    with pytest.raises(RuntimeError, match="boom"):
+        with models.model_state_guard(model):
+            assert not model.training and not any(p.requires_grad for p in model.parameters())
+            model.fc.register_forward_pre_hook(lambda *args: None)
+            model.fc.register_full_backward_hook(lambda *args: None)
+            model.fc.register_full_backward_pre_hook(lambda *args: None)
+            raise RuntimeError("boom")
+    assert model.training and not model.features[0].training
+    assert all(p.requires_grad for p in model.parameters())
+    assert list(model.fc._forward_hooks) == [kept.id]
+    assert not model.fc._forward_pre_hooks and not model.fc._backward_hooks
+    assert not model.fc._backward_pre_hooks
+
+
+def test_penultimate_features_reject_an_empty_input_and_a_model_without_head():
+    model = models.build_model("small_cnn", 3, width=4)
+    with pytest.raises(ValueError, match="data"):
+        models.penultimate_features(model, torch.rand(0, 3, 16, 16))
+    with pytest.raises(ValueError, match="layer"):
+        models.penultimate_features(nn.Sequential(nn.Flatten(), nn.Linear(3, 2)), torch.rand(2, 3))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from pytorch_metric_learning.losses import CircleLoss
 
-from helpers import data, robustness
+from helpers import data, models, robustness
 from helpers.data import cifar
 from helpers.losses import circle_loss
 from helpers.models import build_model
@@ -143,7 +143,7 @@ def test_robust_accuracy_curve_starts_at_clean_accuracy_and_falls(trained):
 def test_penultimate_features_match_embed_and_leave_no_hook(trained):
     model, _, _, test_set = trained
     images, _ = test_set.tensors()
-    features = robustness.penultimate_features(model, images, batch_size=33)
+    features = models.penultimate_features(model, images, batch_size=33)
     assert torch.allclose(features, model.embed(images).detach(), atol=1e-5)
     assert not model.fc._forward_pre_hooks
 
@@ -159,7 +159,7 @@ def test_knn_accuracy_on_separable_features():
 def test_centroid_classifier_predicts_the_nearest_centroid(trained):
     model, _, train_set, _ = trained
     images, labels = train_set.tensors()
-    features = robustness.penultimate_features(model, images)
+    features = models.penultimate_features(model, images)
     centroids = robustness.class_centroids(features, labels, 10)
     head = robustness.CentroidClassifier(model, centroids)
     cosine = torch.nn.functional.normalize(features, dim=1) @ torch.nn.functional.normalize(centroids, dim=1).T
