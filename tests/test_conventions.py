@@ -1,6 +1,8 @@
 """Repository conventions for notebooks and labs (fast; no kernel, no nbgrader needed).
 
 - Committed notebooks carry no outputs and no execution counts.
+- Code lines that a reader or student sees (code cells not tagged remove-input or
+  remove-cell) are at most MAX_CODE_LINE characters wide.
 - solutions/<ch>/<ch>_lab.ipynb and labs/<ch>/<ch>_lab.ipynb come in pairs.
 - A lab (student version) holds no solution markers, solution code or hidden tests.
 - A solution notebook has a manually graded written answer, at least one hidden and one
@@ -22,6 +24,10 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 NOT_SOURCES = (".venv", "_build", "node_modules", ".ipynb_checkpoints", "submitted",
                "autograded", "feedback")
 MIN_LEAK = 20  # solution snippets shorter than this are too generic to call a leak
+# Wider code lines overflow the book's code column and the lab pages, so readers and
+# students have to scroll sideways; 88 is also black's default line length.
+MAX_CODE_LINE = 88
+HIDDEN_TAGS = {"remove-input", "remove-cell"}  # the book hides these cells' code
 
 
 def repo_notebooks() -> list[str]:
@@ -89,6 +95,19 @@ def test_committed_notebooks_have_no_outputs(notebook):
              and (cell.get("outputs") or cell.get("execution_count") is not None)]
     assert not dirty, (f"{notebook}: cells {dirty} carry outputs or execution counts; clear "
                        "them (e.g. jupyter nbconvert --clear-output --inplace, or make labs)")
+
+
+@pytest.mark.parametrize("notebook", repo_notebooks())
+def test_visible_code_lines_fit_the_page(notebook):
+    long = [f"  cell {i}, line {n + 1} ({len(line)} characters): {line.strip()}"
+            for i, cell in enumerate(load(REPO / notebook)["cells"])
+            if cell["cell_type"] == "code"
+            and not HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", []))
+            for n, line in enumerate(source(cell).splitlines())
+            if len(line) > MAX_CODE_LINE]
+    assert not long, (f"{notebook}: code lines wider than {MAX_CODE_LINE} characters "
+                      "(rewrap them; labs/: fix the solution and run make labs):\n"
+                      + "\n".join(long))
 
 
 def test_every_chapter_has_a_solution_and_a_lab():
