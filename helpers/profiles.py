@@ -35,6 +35,10 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,             # ExponentialLR decay per epoch
         "pretraining": "letters",    # what "pretrained" means: see helpers.models
         "generalization": {"finetune_size": 200, "finetune_epochs": 15},
+        # leave-one-class-out on CIFAR-10 (9 ID classes); far OOD = SVHN test + noise
+        "ood": {"model": "small_cnn", "width": 16, "train_size": 4000, "test_size": 1000,
+                "far_size": 500, "epochs": 5, "batch_size": 32, "lr": 2e-3,
+                "lr_gamma": 0.9, "augment": False, "held_out": ("frog", "cat"), "tpr": 0.95},
         "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 200, "map_size": 300, "map_method": "tsne"},
@@ -61,6 +65,9 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.9,
         "pretraining": "letters",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        "ood": {"model": "small_cnn", "width": 16, "train_size": 10000, "test_size": 2000,
+                "far_size": 2000, "epochs": 8, "batch_size": 64, "lr": 2e-3,
+                "lr_gamma": 0.9, "augment": True, "held_out": ("frog", "cat"), "tpr": 0.95},
         "robustness": {"eps": 6 / 255, "pgd_steps": 10, "train_pgd_steps": 3,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 500, "map_size": 500, "map_method": "umap"},
@@ -85,6 +92,10 @@ PROFILES = MappingProxyType({
         "lr_gamma": 0.99,
         "pretraining": "imagenet",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
+        # the reports' setup: CIFAR-style ResNet-18, Adam 1e-3, ExponentialLR 0.95, 200 epochs
+        "ood": {"model": "resnet18_cifar", "width": 1.0, "train_size": None, "test_size": None,
+                "far_size": None, "epochs": 200, "batch_size": 128, "lr": 1e-3,
+                "lr_gamma": 0.95, "augment": True, "held_out": ("frog", "cat"), "tpr": 0.95},
         "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 1000, "map_size": 1000, "map_method": "umap"},

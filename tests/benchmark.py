@@ -4,6 +4,7 @@
     .venv/bin/python tests/benchmark.py tiny quick      # several profiles, side by side
     .venv/bin/python tests/benchmark.py attacks         # our PGD vs torchattacks' PGD
     .venv/bin/python tests/benchmark.py grading [N]     # grading throughput, N submissions
+    .venv/bin/python tests/benchmark.py ood             # our MSP/energy vs pytorch-ood's
 
 Walkthroughs: runs each notebook with papermill in a temporary output directory
 (stand-in data unless real data is in $TAI_DATA_DIR) and prints a table of seconds per
@@ -122,10 +123,58 @@ def grading(count: int) -> None:
           f"cores: {os.cpu_count()}")
 
 
+def ood_benchmark(repeats: int = 5, batch: int = 512, logit_rows: int = 200_000) -> dict:
+    """Our MSP and energy scoring vs pytorch-ood's MaxSoftmax and EnergyBased, one run.
+
+    Two measurements, each on the same inputs for both (the scores are checked equal
+    after flipping pytorch-ood's sign): end to end on a batch of ``batch`` random images
+    through the same small CNN (model forward included), and the score alone on
+    ``logit_rows`` precomputed logit rows. Runs alternate so background load hits both
+    alike; prints the best of ``repeats`` and the ratio ours / pytorch-ood in time.
+    """
+    import torch
+    from pytorch_ood.detector import EnergyBased, MaxSoftmax
+
+    from helpers import ood
+
+    torch.manual_seed(0)
+    model = ood.build_classifier("small_cnn", 9, 16).eval()
+    images = torch.rand(batch, 3, 32, 32)
+    logits = torch.randn(logit_rows, 9) * 3
+    theirs = {"MSP": MaxSoftmax(model), "energy": EnergyBased(model)}
+    ratios = {}
+    for name, ours in ood.SCORES.items():
+        def theirs_images(detector=theirs[name]):
+            with torch.no_grad():
+                return -detector.predict(images)
+        cases = {"images": (lambda: ours(ood.logits_of(model, images, batch_size=batch)),
+                            theirs_images),
+                 "logits": (lambda: ours(logits),
+                            lambda detector=theirs[name]: -detector.predict_logits(logits))}
+        for case, (run_ours, run_theirs) in cases.items():
+            assert torch.allclose(run_ours(), run_theirs(), atol=1e-5), (name, case)
+            seconds = {"ours": [], "pytorch-ood": []}
+            for _ in range(repeats):
+                for who, run in (("ours", run_ours), ("pytorch-ood", run_theirs)):
+                    start = time.perf_counter()
+                    run()
+                    seconds[who].append(time.perf_counter() - start)
+            best = {who: min(values) for who, values in seconds.items()}
+            ratios[f"{name}/{case}"] = best["ours"] / best["pytorch-ood"]
+            print(f"{name:6s} {case:6s} ours {best['ours'] * 1e3:8.2f} ms   pytorch-ood "
+                  f"{best['pytorch-ood'] * 1e3:8.2f} ms   time ratio ours/pytorch-ood "
+                  f"{ratios[f'{name}/{case}']:.2f}", flush=True)
+    print(f"(best of {repeats}; {batch} images through a small CNN, or {logit_rows:,} "
+          f"logit rows; threads: {torch.get_num_threads()}, cores: {os.cpu_count()})")
+    return ratios
+
+
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["attacks"]:
         attacks_benchmark()
+    elif arguments[:1] == ["ood"]:
+        ood_benchmark()
     elif arguments[:1] == ["grading"]:
         grading(int(arguments[1]) if len(arguments) > 1 else 6)
     else:

@@ -45,6 +45,8 @@ PAGES = [
      "", {"figure": True, "colab": True}),
     ("backdoor-theory", "book/backdoor/index.html", "Backdoor attacks", {"math": True}),
     ("backdoor-walkthrough", "book/backdoor/backdoor.html", "", {"figure": True, "colab": True}),
+    ("ood-theory", "book/ood/index.html", "Out-of-distribution detection", {"math": True}),
+    ("ood-walkthrough", "book/ood/ood.html", "", {"figure": True, "colab": True}),
     ("fairness-theory", "book/fairness/index.html",
      "Fairness: the p%-rule and adversarial debiasing", {"math": True}),
     ("fairness-walkthrough", "book/fairness/fairness.html",

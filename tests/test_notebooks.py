@@ -186,3 +186,25 @@ def test_larger_lambda_is_fairer_and_less_accurate(walkthrough_results):
             assert larger[f"p% {attribute}"] >= smaller[f"p% {attribute}"] - tolerance
     assert rows[-1]["accuracy"] < rows[0]["accuracy"]
     assert min(rows[-1]["p% sex"], rows[-1]["p% race"]) > min(rows[0]["p% sex"], rows[0]["p% race"])
+
+
+# Chapter 5, OOD detection: the fidelity checks of LAB_SPECS.md §5 (tiny profile: the
+# drawn-objects stand-in of CIFAR-10, one model per held-out class, thresholds at 95 %
+# TPR on the nine-class test set).
+
+def test_ood_threshold_keeps_95_percent_of_the_id_test_set(walkthrough_results):
+    results = walkthrough_results["ood"]
+    assert results["tpr"] == 0.95
+    for held_out, by_score in results["metrics"].items():
+        for score, by_set in by_score.items():
+            for name, row in by_set.items():
+                assert abs(row["ID kept"] - 0.95) <= 0.01, (held_out, score, name)
+
+
+def test_ood_held_out_class_is_flagged_more_often_than_id_images(walkthrough_results):
+    results = walkthrough_results["ood"]
+    assert set(results["metrics"]) == {"frog", "cat"}
+    for held_out, by_score in results["metrics"].items():
+        assert results["accuracy"][held_out]["test"] > 0.7, f"the model without {held_out} should learn"
+        msp = by_score["MSP"]["held-out"]
+        assert msp["flagged"] > 0.05 and msp["AUROC"] > 0.5, held_out

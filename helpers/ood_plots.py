@@ -1,0 +1,68 @@
+"""Figures of the OOD chapter: inlier fraction vs threshold, score histograms."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers.ood import _as_scores, inlier_fraction
+
+
+def inlier_fraction_curve(in_scores, threshold: float, out_scores: Mapping | None = None,
+                          tpr: float = 0.95, title: str | None = None) -> plt.Figure:
+    """Share of samples with score ``>= t`` as a function of the threshold ``t``.
+
+    The solid line is the ID test set, with the chosen ``threshold`` (where ``tpr`` of it
+    is kept) marked; dashed lines are the OOD sets ``{name: scores}``: where they cross
+    the threshold line is the share of them that passes as inliers.
+    """
+    inside = _as_scores(in_scores, "in_scores")
+    out_scores = {name: _as_scores(s, name) for name, s in (out_scores or {}).items()}
+    every = np.concatenate([inside, *out_scores.values()])
+    grid = np.linspace(every.min(), every.max(), 400)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(grid, inlier_fraction(inside, grid) * 100, color="black", label="in-distribution")
+    for name, scores in out_scores.items():
+        ax.plot(grid, inlier_fraction(scores, grid) * 100, linestyle="--", label=name)
+    kept = inlier_fraction(inside, [threshold])[0] * 100
+    ax.axvline(threshold, color="tab:red", alpha=0.6)
+    ax.axhline(tpr * 100, color="tab:red", alpha=0.3)
+    ax.plot([threshold], [kept], "o", color="tab:red",
+            label=f"threshold {threshold:.3g}: {kept:.1f} % of ID kept")
+    ax.set(xlabel="threshold on the score", ylabel="inliers: score ≥ threshold (%)",
+           ylim=(-2, 102), title=title or "inlier fraction vs threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(panels: Mapping[str, tuple], thresholds: Mapping[str, float],
+                     bins: int = 40, title: str | None = None) -> plt.Figure:
+    """One panel per score: ``{score name: (ID scores, {OOD name: scores})}``.
+
+    Densities share bins per panel; the score's threshold from ``thresholds`` is a
+    vertical line (left of it = flagged as OOD).
+    """
+    if not panels:
+        raise ValueError("panels: no scores to draw; pass {score name: (ID, {OOD: scores})}.")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    for ax, (name, (inside, outside)) in zip(axes.flat, panels.items()):
+        inside = _as_scores(inside, "in_scores")
+        outside = {key: _as_scores(s, key) for key, s in outside.items()}
+        every = np.concatenate([inside, *outside.values()])
+        edges = np.linspace(every.min(), every.max(), bins + 1)
+        ax.hist(inside, edges, density=True, color="black", alpha=0.35, label="in-distribution")
+        for key, scores in outside.items():
+            ax.hist(scores, edges, density=True, histtype="step", linewidth=1.6, label=key)
+        if name in thresholds:
+            ax.axvline(thresholds[name], color="tab:red", label="95 % threshold")
+        ax.set(xlabel=f"{name} score (higher = more in-distribution)", ylabel="density")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
