@@ -1,0 +1,262 @@
+"""Causal attribution: do-interventions on latent units and their effect on the output.
+
+A *unit* is one channel of a layer's output, (N, C, H, W) → channel ``unit``. An
+intervention do(X_unit = x') replaces that channel inside the forward pass with a forward
+hook (``"zero"``: x' = 0, the Z₀ intervention; ``"value"``: a constant; ``"mean"``: the
+channel's mean over the batch and positions). Hooks are always removed, also on error.
+
+The causal effect of an intervention on image n, for class c_n (the class the model
+predicts for the untouched image unless ``classes`` are given), is
+
+    Effect_n = P(c_n | do(X_unit = x'), z_n) − P(c_n | z_n),
+
+a difference of softmax probabilities in [−1, 1]. The expected causal effect weighs the
+effect by how likely each observed state of the unit is under the evidence Z:
+
+    E[Effect] = Σ_b P(X_unit ∈ bin b | Z) · Effect(b),
+
+where the bins partition the unit's observed activation (its spatial mean) over the
+images of Z and Effect(b) is the mean effect over the images in bin b.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score, roc_curve
+from torch import nn
+
+from helpers.models import Classifier, model_state_guard
+
+INTERVENTIONS = ("zero", "value", "mean")
+
+
+def shallow_cnn(width: int = 16, num_classes: int = 10) -> Classifier:
+    """The chapter's 2-conv net for (N, 1, 28, 28) images in [0, 1] → logits (N, num_classes).
+
+    ``conv1`` (5×5, ``width`` channels) → ReLU → 2×2 max-pool → ``conv2`` (3×3,
+    2·``width`` channels) → ReLU → global average pooling → ``fc``. The layers one
+    intervenes on are ``features.relu1`` (width channels, 28×28) and ``features.relu2``
+    (2·width channels, 14×14). Global average pooling before the linear head is what
+    makes CAM exact for this net: logit_c = Σ_k w_ck · mean(A_k).
+    """
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"width={width!r}: expected a positive int.")
+    features = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, width, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(width, 2 * width, 3, padding=1), relu2=nn.ReLU(),
+        gap=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten()))
+    return Classifier(features, 2 * width, num_classes, mean=(0.5,), std=(0.5,))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+def _layer(model: nn.Module, layer) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
+    if isinstance(layer, nn.Module):
+        return layer
+    if isinstance(layer, str):
+        try:
+            return model.get_submodule(layer)
+        except AttributeError:
+            names = [name for name, _ in model.named_modules() if name]
+            raise ValueError(f"layer={layer!r}: no such submodule; e.g. {names[:8]}.") from None
+    raise TypeError(f"layer: expected a module or its dotted name, got {type(layer).__name__}.")
+
+
+def _images(images) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}.")
+    if not images.is_floating_point() or images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images: expected a non-empty float tensor (N, C, H, W), got "
+                         f"{images.dtype} {tuple(images.shape)}.")
+    return images.detach()
+
+
+def _replacement(output: torch.Tensor, unit: int, kind: str, value) -> torch.Tensor:
+    channel = output[:, unit]
+    if kind == "zero":
+        return torch.zeros_like(channel)
+    if kind == "value":
+        return torch.full_like(channel, float(value))
+    return torch.full_like(channel, channel.mean().item())
+
+
+# --- interventions ---------------------------------------------------------------------------
+
+@contextmanager
+def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: float | None = None):
+    """Within the block, ``model``'s ``layer`` outputs channel ``unit`` set by ``kind``.
+
+    ``layer``: a submodule or its dotted name (e.g. ``"features.relu2"``) whose output is
+    (N, C, H, W) or (N, C); ``kind``: ``"zero"``, ``"value"`` (needs ``value``) or
+    ``"mean"``. The hook is removed when the block ends, also when it raises.
+    """
+    module = _layer(model, layer)
+    if kind not in INTERVENTIONS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(INTERVENTIONS)}.")
+    if kind == "value" and not isinstance(value, (int, float)):
+        raise ValueError("value: kind='value' needs the number to set the unit to.")
+    if not isinstance(unit, int) or isinstance(unit, bool) or unit < 0:
+        raise ValueError(f"unit={unit!r}: expected a channel index >= 0.")
+
+    def hook(_module, _inputs, output):
+        if unit >= output.shape[1]:
+            raise ValueError(f"unit={unit}: the layer has {output.shape[1]} channels.")
+        output = output.clone()
+        output[:, unit] = _replacement(output, unit, kind, value)
+        return output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield model
+    finally:
+        handle.remove()
+
+
+def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Softmax outputs (N, K) of ``model`` on ``images`` (N, C, H, W), eval mode, no grad."""
+    images = _images(images)
+    device = next(model.parameters()).device
+    with model_state_guard(model), torch.no_grad():
+        return torch.cat([F.softmax(model(images[i:i + batch_size].to(device)), 1).cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def activations(model: nn.Module, images: torch.Tensor, layer) -> torch.Tensor:
+    """The output of ``layer`` (N, C, ...) for ``images``, on CPU; hook removed afterwards."""
+    module, images = _layer(model, layer), _images(images)
+    captured = []
+    with model_state_guard(model), torch.no_grad():
+        module.register_forward_hook(lambda _m, _i, output: captured.append(output.cpu()))
+        model(images.to(next(model.parameters()).device))
+    return captured[0]
+
+
+def causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int, kind: str = "zero",
+                  value: float | None = None, classes: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image effect (N,) of do(unit = x') on P(class): P(c | do, z) − P(c | z), in [−1, 1].
+
+    ``classes`` (N,) int: the class c per image; default the model's prediction on the
+    untouched image. Model state restored and the hook removed afterwards.
+    """
+    before = probabilities(model, images)
+    if classes is None:
+        classes = before.argmax(1)
+    elif not isinstance(classes, torch.Tensor) or classes.shape != (len(images),):
+        raise ValueError(f"classes: expected an int tensor of shape ({len(images)},).")
+    with intervene(model, layer, unit, kind, value):
+        after = probabilities(model, images)
+    rows = torch.arange(len(images))
+    return after[rows, classes.long()] - before[rows, classes.long()]
+
+
+def expected_causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int,
+                           kind: str = "zero", value: float | None = None,
+                           classes: torch.Tensor | None = None, bins: int = 5) -> dict:
+    """E[Effect] = Σ_b P(X_unit ∈ b | Z) · Effect(b) over ``bins`` quantile bins.
+
+    Z is the set of ``images``; the unit's observed state is its spatial-mean activation.
+    Returns ``{"expected": float, "weights": (B,), "bin_effects": (B,), "edges": (B+1,),
+    "effects": (N,) per image}``; the weights are fractions of images and sum to 1.
+    """
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins={bins!r}: expected a positive int.")
+    observed = activations(model, images, layer)[:, unit].flatten(1).mean(1).numpy()
+    effects = causal_effect(model, images, layer, unit, kind, value, classes).numpy()
+    return _bin_and_weigh(observed, effects, bins)
+
+
+def _bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
+    edges = np.unique(np.quantile(observed, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:                       # a constant unit (e.g. always 0): one bin
+        edges = np.array([observed.min(), observed.max()])
+    index = np.clip(np.searchsorted(edges, observed, side="right") - 1, 0, len(edges) - 2)
+    counts = np.bincount(index, minlength=len(edges) - 1)
+    sums = np.bincount(index, weights=effects, minlength=len(edges) - 1)
+    weights = counts / counts.sum()
+    bin_effects = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return {"expected": float((weights * bin_effects).sum()), "weights": weights,
+            "bin_effects": bin_effects, "edges": edges, "effects": effects}
+
+
+def unit_effects(model: nn.Module, images: torch.Tensor, layer,
+                 classes: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero-out effect of every channel of ``layer`` per image: (N, C) in [−1, 1]."""
+    channels = activations(model, images[:1], layer).shape[1]
+    return torch.stack([causal_effect(model, images, layer, unit, "zero", classes=classes)
+                        for unit in range(channels)], dim=1)
+
+
+# --- interventions on the input: pixel-wise masking ------------------------------------------
+
+def pixel_mask(images: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:
+    """``images`` with a random ``fraction`` of each image's pixels set to 0 (PWM).
+
+    The same pixel positions in every channel; deterministic from ``seed``.
+    """
+    images = _images(images)
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        raise ValueError(f"fraction={fraction!r}: expected a number in [0, 1].")
+    n, _, h, w = images.shape
+    scores = torch.rand((n, 1, h, w), generator=torch.Generator().manual_seed(seed))
+    cut = torch.quantile(scores.flatten(1), fraction, dim=1).view(n, 1, 1, 1)
+    return torch.where(scores < cut, torch.zeros_like(images), images)
+
+
+# --- maps: CAM (correlational) and the causal effect map -------------------------------------
+
+def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear",
+                         align_corners=False).squeeze(1)
+
+
+def class_activation_map(model: Classifier, images: torch.Tensor, classes: torch.Tensor,
+                         layer="features.relu2") -> torch.Tensor:
+    """CAM (Zhou et al. 2016): Σ_k w_ck · A_k, upsampled to the image size, (N, H, W).
+
+    Exact for a net whose ``layer`` is followed only by global average pooling and the
+    linear head ``model.fc`` (as :func:`shallow_cnn`).
+    """
+    maps = activations(model, images, layer)                          # (N, K, h, w)
+    weights = model.fc.weight.detach().cpu()[classes.long()]          # (N, K)
+    return _upsample(torch.einsum("nk,nkhw->nhw", weights, maps), images.shape[-2:])
+
+
+def causal_effect_map(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
+                      layer="features.relu2") -> torch.Tensor:
+    """CEM: Σ_k (−Effect_k) · A_k, upsampled to the image size, (N, H, W).
+
+    Effect_k is the zero-out effect of channel k on P(class) for each image, so each
+    channel counts by how much the class probability *drops* without it, measured by
+    intervention rather than read off the weights.
+    """
+    maps = activations(model, images, layer)
+    importance = -unit_effects(model, images, layer, classes)         # (N, K)
+    return _upsample(torch.einsum("nk,nkhw->nhw", importance, maps), images.shape[-2:])
+
+
+# --- a detector of adversarial inputs from causal-effect statistics ---------------------------
+
+def effect_statistic(model: nn.Module, images: torch.Tensor, layer="features.relu2") -> np.ndarray:
+    """Per image: the mean |zero-out effect| over the channels of ``layer``, (N,) ≥ 0."""
+    return unit_effects(model, images, layer).abs().mean(1).numpy()
+
+
+def detection_roc(clean_statistic: np.ndarray, adversarial_statistic: np.ndarray) -> dict:
+    """ROC of flagging an input as adversarial when its statistic is *small*.
+
+    Fixed direction, from the hypothesis that adversarial inputs weaken the causal
+    effects of latent units. Returns ``{"auroc", "fpr", "tpr"}``.
+    """
+    scores = -np.concatenate([clean_statistic, adversarial_statistic])
+    truth = np.r_[np.zeros(len(clean_statistic)), np.ones(len(adversarial_statistic))]
+    if len(clean_statistic) == 0 or len(adversarial_statistic) == 0:
+        raise ValueError("clean_statistic, adversarial_statistic: both need values.")
+    fpr, tpr, _ = roc_curve(truth, scores)
+    return {"auroc": float(roc_auc_score(truth, scores)), "fpr": fpr, "tpr": tpr}
