@@ -251,11 +251,15 @@ def transfer_attack(source_model: nn.Module, target_model: nn.Module, images: to
 # --- JSMA (an L0 attack; its own signature, so it is not in ATTACKS) ---------------------------
 
 def _jacobian(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """∂logit_k/∂x for one image (1, C, H, W): (K, C·H·W)."""
-    point = image.detach().clone().requires_grad_(True)
-    logits = model(point)[0]
-    return torch.stack([torch.autograd.grad(logits[k], point, retain_graph=True)[0].flatten()
-                        for k in range(len(logits))])
+    """∂logit_k/∂x for one image (1, C, H, W): (K, C·H·W), in one batched backward pass.
+
+    The image is repeated once per class; copy k back-propagates logit k only.
+    """
+    with torch.no_grad():
+        classes = model(image).shape[1]
+    copies = image.detach().repeat(classes, *[1] * (image.ndim - 1)).requires_grad_(True)
+    model(copies).diagonal().sum().backward()
+    return copies.grad.flatten(1)
 
 
 def _saliency_pair(jacobian: torch.Tensor, target: int, domain: torch.Tensor,

@@ -187,10 +187,20 @@ def _bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict
 
 def unit_effects(model: nn.Module, images: torch.Tensor, layer,
                  classes: torch.Tensor | None = None) -> torch.Tensor:
-    """Zero-out effect of every channel of ``layer`` per image: (N, C) in [−1, 1]."""
-    channels = activations(model, images[:1], layer).shape[1]
-    return torch.stack([causal_effect(model, images, layer, unit, "zero", classes=classes)
-                        for unit in range(channels)], dim=1)
+    """Zero-out effect of every channel of ``layer`` per image: (N, C) in [−1, 1].
+
+    Column k equals ``causal_effect(model, images, layer, k)`` (the untouched output is
+    computed once and shared).
+    """
+    before = probabilities(model, images)
+    classes = before.argmax(1) if classes is None else classes.long()
+    picked = before[torch.arange(len(images)), classes]
+    columns = []
+    for unit in range(activations(model, images[:1], layer).shape[1]):
+        with intervene(model, layer, unit, "zero"):
+            after = probabilities(model, images)
+        columns.append(after[torch.arange(len(images)), classes] - picked)
+    return torch.stack(columns, dim=1)
 
 
 # --- interventions on the input: pixel-wise masking ------------------------------------------
@@ -243,20 +253,61 @@ def causal_effect_map(model: nn.Module, images: torch.Tensor, classes: torch.Ten
 
 # --- a detector of adversarial inputs from causal-effect statistics ---------------------------
 
-def effect_statistic(model: nn.Module, images: torch.Tensor, layer="features.relu2") -> np.ndarray:
-    """Per image: the mean |zero-out effect| over the channels of ``layer``, (N,) ≥ 0."""
-    return unit_effects(model, images, layer).abs().mean(1).numpy()
+def effect_statistic(effects: torch.Tensor) -> np.ndarray:
+    """Per image: the mean |zero-out effect| over units, (N,) ≥ 0, from (N, K) effects."""
+    return effects.abs().mean(1).numpy()
 
 
 def detection_roc(clean_statistic: np.ndarray, adversarial_statistic: np.ndarray) -> dict:
     """ROC of flagging an input as adversarial when its statistic is *small*.
 
     Fixed direction, from the hypothesis that adversarial inputs weaken the causal
-    effects of latent units. Returns ``{"auroc", "fpr", "tpr"}``.
+    effects of latent units; nothing is fitted. Returns ``{"auroc", "fpr", "tpr"}``.
     """
-    scores = -np.concatenate([clean_statistic, adversarial_statistic])
-    truth = np.r_[np.zeros(len(clean_statistic)), np.ones(len(adversarial_statistic))]
     if len(clean_statistic) == 0 or len(adversarial_statistic) == 0:
         raise ValueError("clean_statistic, adversarial_statistic: both need values.")
+    scores = -np.concatenate([clean_statistic, adversarial_statistic])
+    truth = np.r_[np.zeros(len(clean_statistic)), np.ones(len(adversarial_statistic))]
     fpr, tpr, _ = roc_curve(truth, scores)
     return {"auroc": float(roc_auc_score(truth, scores)), "fpr": fpr, "tpr": tpr}
+
+
+def effect_detector(clean_effects: torch.Tensor, adversarial_effects: torch.Tensor,
+                    folds: int = 5, seed: int = 0) -> dict:
+    """Logistic regression on the per-unit effect vectors (N, K), scored out of fold.
+
+    Each image is scored by a model fitted on the other folds, so the ROC
+    (``{"auroc", "fpr", "tpr"}``) measures how well the effect profile generalizes.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = torch.cat([clean_effects, adversarial_effects]).numpy()
+    truth = np.r_[np.zeros(len(clean_effects)), np.ones(len(adversarial_effects))]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+                               features, truth, cv=splitter, method="predict_proba")[:, 1]
+    fpr, tpr, _ = roc_curve(truth, scores)
+    return {"auroc": float(roc_auc_score(truth, scores)), "fpr": fpr, "tpr": tpr}
+
+
+def effect_table(model: nn.Module, conditions: dict[str, torch.Tensor], units, kind: str = "zero",
+                 bins: int = 5):
+    """Expected causal effect per (layer, unit) (rows) under each evidence set (columns).
+
+    ``conditions``: {name: images (N, C, H, W)}, e.g. clean ("Z₀"), masked, adversarial;
+    ``units``: [(layer name, channel)]. Returns a pandas DataFrame of floats.
+    """
+    import pandas as pd
+
+    if not conditions or not units:
+        raise ValueError("conditions, units: both need at least one entry.")
+    rows = {(layer, unit): {name: expected_causal_effect(model, images, layer, unit, kind,
+                                                         bins=bins)["expected"]
+                            for name, images in conditions.items()}
+            for layer, unit in units}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["layer", "unit"]
+    return table
