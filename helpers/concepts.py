@@ -87,7 +87,7 @@ def train_concepts(model: nn.Module, layer: str, images: torch.Tensor, concepts:
     """Train a :class:`ConceptAutoencoder` on ``layer`` of the frozen ``model``.
 
     ``images``: float (N, C, H, W) in [0, 1]. Returns the model with concepts inserted
-    (eval mode) and a history ``{"epoch", "shallow", "deep", "interp", "total"}`` of
+    (autoencoder in eval mode) and a history ``{"epoch", "shallow", "deep", "interp", "total"}`` of
     per-epoch means. The original model's state is restored afterwards.
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
@@ -126,4 +126,5 @@ def train_concepts(model: nn.Module, layer: str, images: torch.Tensor, concepts:
             history["epoch"].append(epoch)
             for key, value in sums.items():
                 history[key].append(value)
-    return wrapped.eval(), history
+    autoencoder.eval()   # the wrapped model keeps its own mode
+    return wrapped, history
