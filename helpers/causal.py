@@ -159,11 +159,12 @@ def causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int, kind
 def expected_causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int,
                            kind: str = "zero", value: float | None = None,
                            classes: torch.Tensor | None = None, bins: int = 5) -> dict:
-    """E[Effect] = Σ_b P(X_unit ∈ b | Z) · Effect(b) over ``bins`` quantile bins.
+    """E[Effect] = Σ_b P(X_unit ∈ b | Z) · Effect(b) over ``bins`` equal-width bins.
 
     Z is the set of ``images``; the unit's observed state is its spatial-mean activation.
     Returns ``{"expected": float, "weights": (B,), "bin_effects": (B,), "edges": (B+1,),
-    "effects": (N,) per image}``; the weights are fractions of images and sum to 1.
+    "effects": (N,) per image}``; the weights are fractions of images and sum to 1
+    (an empty bin has weight 0 and effect 0).
     """
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins={bins!r}: expected a positive int.")
@@ -173,8 +174,9 @@ def expected_causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: 
 
 
 def _bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
-    edges = np.unique(np.quantile(observed, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:                       # a constant unit (e.g. always 0): one bin
+    if observed.max() > observed.min():
+        edges = np.linspace(observed.min(), observed.max(), bins + 1)
+    else:                                    # a constant unit (e.g. always 0): one bin
         edges = np.array([observed.min(), observed.max()])
     index = np.clip(np.searchsorted(edges, observed, side="right") - 1, 0, len(edges) - 2)
     counts = np.bincount(index, minlength=len(edges) - 1)

@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmark.py                 # walkthroughs, tiny profile
     .venv/bin/python tests/benchmark.py tiny quick      # several profiles, side by side
     .venv/bin/python tests/benchmark.py attacks         # our PGD vs torchattacks' PGD
+    .venv/bin/python tests/benchmark.py jsma            # our JSMA vs torchattacks' JSMA
     .venv/bin/python tests/benchmark.py grading [N]     # grading throughput, N submissions
 
 Walkthroughs: runs each notebook with papermill in a temporary output directory
@@ -84,6 +85,38 @@ def attacks_benchmark(repeats: int = 5, batch: int = 256, steps: int = 10) -> fl
     return ratio
 
 
+def jsma_benchmark(batch: int = 8) -> float:
+    """Seconds per image of helpers.attacks.jsma vs torchattacks.JSMA (28×28 grayscale).
+
+    Both attack the causal chapter's untrained shallow net towards each image's
+    runner-up class with θ = 1, γ = 0.1; the results are checked to agree first.
+    """
+    import torch
+    import torchattacks
+
+    from helpers import attacks, causal
+
+    torch.manual_seed(0)
+    model = causal.shallow_cnn(16).eval()
+    images = torch.rand(batch, 1, 28, 28) * 0.5
+    with torch.no_grad():
+        targets = model(images).argsort(1)[:, -2]
+    reference = torchattacks.JSMA(model, theta=1.0, gamma=0.1)
+    reference.set_mode_targeted_by_label(quiet=True)
+    runs = {"ours": lambda: attacks.jsma(model, images, targets),
+            "torchattacks": lambda: reference(images, targets)}
+    seconds, outputs = {}, {}
+    for name, run in runs.items():
+        start = time.perf_counter()
+        outputs[name] = run()
+        seconds[name] = (time.perf_counter() - start) / batch
+        print(f"JSMA {name:13s} {seconds[name]:.3f} s/image")
+    difference = (outputs["ours"] - outputs["torchattacks"]).abs().max().item()
+    ratio = seconds["torchattacks"] / seconds["ours"]
+    print(f"speed ratio ours / torchattacks: {ratio:.2f}x; max |difference| {difference:.1e}")
+    return ratio
+
+
 def grading(count: int) -> None:
     """Serial vs parallel sandboxed grading of ``count`` submissions per lab."""
     import json
@@ -126,6 +159,8 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["attacks"]:
         attacks_benchmark()
+    elif arguments[:1] == ["jsma"]:
+        jsma_benchmark()
     elif arguments[:1] == ["grading"]:
         grading(int(arguments[1]) if len(arguments) > 1 else 6)
     else:

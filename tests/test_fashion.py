@@ -1,18 +1,12 @@
 """Fashion-MNIST: the real reader on idx files the test writes, and the drawn stand-in."""
 
-import struct
-
 import numpy as np
 import pytest
 import torch
+from test_data import _write_idx   # the idx writer of the MNIST reader's test
 
 from helpers import data
 from helpers.data import fashion
-
-
-def _write_idx(path, array, magic):
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def test_real_fashion_mnist_in_torchvisions_layout(tmp_path, monkeypatch):
