@@ -3,7 +3,8 @@
 A *unit* is one channel of a layer's output, (N, C, H, W) → channel ``unit``. An
 intervention do(X_unit = x') replaces that channel inside the forward pass with a forward
 hook (``"zero"``: x' = 0, the Z₀ intervention; ``"value"``: a constant; ``"mean"``: the
-channel's mean over the batch and positions). Hooks are always removed, also on error.
+channel's mean over the evidence images and positions). Hooks are always removed, also
+on error.
 
 The causal effect of an intervention on image n, for class c_n (the class the model
 predicts for the untouched image unless ``classes`` are given), is
@@ -78,15 +79,6 @@ def _images(images) -> torch.Tensor:
     return images.detach()
 
 
-def _replacement(output: torch.Tensor, unit: int, kind: str, value) -> torch.Tensor:
-    channel = output[:, unit]
-    if kind == "zero":
-        return torch.zeros_like(channel)
-    if kind == "value":
-        return torch.full_like(channel, float(value))
-    return torch.full_like(channel, channel.mean().item())
-
-
 # --- interventions ---------------------------------------------------------------------------
 
 @contextmanager
@@ -94,14 +86,16 @@ def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: flo
     """Within the block, ``model``'s ``layer`` outputs channel ``unit`` set by ``kind``.
 
     ``layer``: a submodule or its dotted name (e.g. ``"features.relu2"``) whose output is
-    (N, C, H, W) or (N, C); ``kind``: ``"zero"``, ``"value"`` (needs ``value``) or
-    ``"mean"``. The hook is removed when the block ends, also when it raises.
+    (N, C, H, W) or (N, C); ``kind``: ``"zero"``, or ``"value"``/``"mean"`` with the
+    number in ``value`` (for ``"mean"`` the unit's mean, see :func:`unit_mean`). The
+    hook is removed when the block ends, also when it raises.
     """
     module = _layer(model, layer)
     if kind not in INTERVENTIONS:
         raise ValueError(f"kind={kind!r}: expected one of {', '.join(INTERVENTIONS)}.")
-    if kind == "value" and not isinstance(value, (int, float)):
-        raise ValueError("value: kind='value' needs the number to set the unit to.")
+    if kind != "zero" and not isinstance(value, (int, float)):
+        raise ValueError(f"value: kind={kind!r} needs the number to set the unit to.")
+    fill = 0.0 if kind == "zero" else float(value)
     if not isinstance(unit, int) or isinstance(unit, bool) or unit < 0:
         raise ValueError(f"unit={unit!r}: expected a channel index >= 0.")
 
@@ -109,7 +103,7 @@ def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: flo
         if unit >= output.shape[1]:
             raise ValueError(f"unit={unit}: the layer has {output.shape[1]} channels.")
         output = output.clone()
-        output[:, unit] = _replacement(output, unit, kind, value)
+        output[:, unit] = fill
         return output
 
     handle = module.register_forward_hook(hook)
@@ -138,13 +132,21 @@ def activations(model: nn.Module, images: torch.Tensor, layer) -> torch.Tensor:
     return captured[0]
 
 
+def unit_mean(model: nn.Module, images: torch.Tensor, layer, unit: int) -> float:
+    """The mean of channel ``unit`` of ``layer`` over ``images`` and positions."""
+    return activations(model, images, layer)[:, unit].mean().item()
+
+
 def causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int, kind: str = "zero",
                   value: float | None = None, classes: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image effect (N,) of do(unit = x') on P(class): P(c | do, z) − P(c | z), in [−1, 1].
 
     ``classes`` (N,) int: the class c per image; default the model's prediction on the
-    untouched image. Model state restored and the hook removed afterwards.
+    untouched image. For ``kind="mean"`` without ``value`` the unit's mean over
+    ``images`` is used. Model state restored and the hook removed afterwards.
     """
+    if kind == "mean" and value is None:
+        value = unit_mean(model, images, layer, unit)
     before = probabilities(model, images)
     if classes is None:
         classes = before.argmax(1)

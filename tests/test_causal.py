@@ -184,3 +184,15 @@ def test_concept_loss_terms_are_zero_for_a_perfect_copy():
     expected = F.kl_div(torch.full((4, 10), -math.log(10)), F.log_softmax(logits, 1),
                         log_target=True, reduction="batchmean")
     assert torch.isclose(kl, expected)
+
+
+def test_mean_intervention_uses_the_mean_over_all_images_not_per_batch():
+    model = WiredNet([[1.0, 0.0], [0.0, 0.0]])
+    images = torch.rand(600, 2, 1, 1, generator=torch.Generator().manual_seed(1))
+    classes = torch.zeros(600, dtype=torch.long)
+    a = images[:, 0, 0, 0]
+    effect = causal.causal_effect(model, images, "layer", 0, "mean", classes=classes)
+    assert torch.allclose(effect, torch.sigmoid(a.mean()) - torch.sigmoid(a), atol=1e-6)
+    with pytest.raises(ValueError, match="value"):
+        with causal.intervene(model, "layer", 0, "mean"):
+            pass
