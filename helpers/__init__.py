@@ -8,12 +8,13 @@ Core modules (any chapter may use them; they never import a chapter module):
                 ``data.downloads`` fetches and verifies the real files
 - ``models``    small CNN, CIFAR-style ResNet-18, torchvision ResNet-18
 - ``train``     seeding, ``fit`` with progress bar and history, evaluation
-- ``attacks``   adversarial attacks: FGSM, PGD/BIM, DeepFool, transfer
+- ``attacks``   adversarial attacks: FGSM, PGD/BIM, DeepFool, JSMA, transfer
 - ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
 
 Chapter modules: ``generalization``, ``robustness``, ``fairness`` and ``debiasing`` (with
 the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
-``backdoor_adaptive``, ``backdoor_plots``), ``ood`` (with ``ood_plots``). Instructor
+``backdoor_adaptive``, ``backdoor_plots``), ``ood`` (with ``ood_plots``), ``causal`` (with
+``concepts``, ``causal_plots`` and the Fashion-MNIST data in ``data.fashion``). Instructor
 tools: ``grading``.
 """

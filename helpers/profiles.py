@@ -51,6 +51,11 @@ PROFILES = MappingProxyType({
                      "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
                      "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
                      "epsilon": 0.1},
+        "causal": {"train_size": 2000, "test_size": 300, "width": 16, "epochs": 10,
+                   "batch_size": 32, "adam_lr": 3e-3, "seeds": [0, 1], "eps": 0.3,
+                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 12, "jsma_gamma": 0.1,
+                   "bins": 5, "concepts": 4, "concept_layer": "features.pool1",
+                   "concept_size": 640, "concept_epochs": 10, "map_size": 3},
     },
     "quick": {
         "data_source": "auto",
@@ -78,6 +83,11 @@ PROFILES = MappingProxyType({
                      "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
                      "epochs": 10, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
                      "epsilon": 0.1},
+        "causal": {"train_size": 10000, "test_size": 1000, "width": 16, "epochs": 10,
+                   "batch_size": 100, "adam_lr": 1e-3, "seeds": [0, 1, 2], "eps": 0.3,
+                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 100, "jsma_gamma": 0.1,
+                   "bins": 10, "concepts": 8, "concept_layer": "features.pool1",
+                   "concept_size": 5000, "concept_epochs": 10, "map_size": 3},
     },
     "full": {
         "data_source": "real",
@@ -106,6 +116,11 @@ PROFILES = MappingProxyType({
                      "source_class": 1, "target_class": 0, "poison_fraction": 1.0,
                      "epochs": 10, "batch_size": 128, "adam_lr": 1e-4, "adaptive_lambda": 1.0,
                      "epsilon": 0.5},
+        "causal": {"train_size": None, "test_size": None, "width": 32, "epochs": 20,
+                   "batch_size": 100, "adam_lr": 1e-3, "seeds": [0, 1, 2, 3, 4], "eps": 0.3,
+                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 500, "jsma_gamma": 0.1,
+                   "bins": 10, "concepts": 8, "concept_layer": "features.pool1",
+                   "concept_size": 20000, "concept_epochs": 20, "map_size": 3},
     },
 })
 

@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmark.py                 # walkthroughs, tiny profile
     .venv/bin/python tests/benchmark.py tiny quick      # several profiles, side by side
     .venv/bin/python tests/benchmark.py attacks         # our PGD vs torchattacks' PGD
+    .venv/bin/python tests/benchmark.py jsma            # our JSMA vs torchattacks' JSMA
     .venv/bin/python tests/benchmark.py grading [N]     # grading throughput, N submissions
     .venv/bin/python tests/benchmark.py ood             # our MSP/energy vs pytorch-ood's
 
@@ -82,6 +83,38 @@ def attacks_benchmark(repeats: int = 5, batch: int = 256, steps: int = 10) -> fl
     ratio = best["torchattacks"] / best["ours"]
     print(f"throughput ratio ours / torchattacks: {ratio:.2f}x "
           f"(threads: {torch.get_num_threads()}, cores: {os.cpu_count()})")
+    return ratio
+
+
+def jsma_benchmark(batch: int = 8) -> float:
+    """Seconds per image of helpers.attacks.jsma vs torchattacks.JSMA (28×28 grayscale).
+
+    Both attack the causal chapter's untrained shallow net towards each image's
+    runner-up class with θ = 1, γ = 0.1; the results are checked to agree first.
+    """
+    import torch
+    import torchattacks
+
+    from helpers import attacks, causal
+
+    torch.manual_seed(0)
+    model = causal.shallow_cnn(16).eval()
+    images = torch.rand(batch, 1, 28, 28) * 0.5
+    with torch.no_grad():
+        targets = model(images).argsort(1)[:, -2]
+    reference = torchattacks.JSMA(model, theta=1.0, gamma=0.1)
+    reference.set_mode_targeted_by_label(quiet=True)
+    runs = {"ours": lambda: attacks.jsma(model, images, targets),
+            "torchattacks": lambda: reference(images, targets)}
+    seconds, outputs = {}, {}
+    for name, run in runs.items():
+        start = time.perf_counter()
+        outputs[name] = run()
+        seconds[name] = (time.perf_counter() - start) / batch
+        print(f"JSMA {name:13s} {seconds[name]:.3f} s/image")
+    difference = (outputs["ours"] - outputs["torchattacks"]).abs().max().item()
+    ratio = seconds["torchattacks"] / seconds["ours"]
+    print(f"speed ratio ours / torchattacks: {ratio:.2f}x; max |difference| {difference:.1e}")
     return ratio
 
 
@@ -175,6 +208,8 @@ if __name__ == "__main__":
         attacks_benchmark()
     elif arguments[:1] == ["ood"]:
         ood_benchmark()
+    elif arguments[:1] == ["jsma"]:
+        jsma_benchmark()
     elif arguments[:1] == ["grading"]:
         grading(int(arguments[1]) if len(arguments) > 1 else 6)
     else:

@@ -1,5 +1,7 @@
 """helpers.attacks: agreement with torchattacks and foolbox, bounds, model state, input checks."""
 
+import math
+
 import foolbox
 import pytest
 import torch
@@ -225,3 +227,59 @@ def test_attacks_work_inside_no_grad_and_on_the_models_device(model, batch):
         adversarial = attacks.fgsm(model, images, labels, EPS)
     assert not torch.equal(adversarial, images)
     assert adversarial.device == next(model.parameters()).device
+
+
+# --- JSMA (Papernot et al. 2016) -------------------------------------------------------------
+
+def _gray_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(4 * 6 * 6, 10)).eval()
+
+
+def _gray_batch(count=4):
+    generator = torch.Generator().manual_seed(2)
+    images = torch.rand(count, 1, 12, 12, generator=generator) * 0.8
+    return images, torch.randint(0, 10, (count,), generator=generator)
+
+
+def test_jsma_equals_torchattacks_when_a_pair_is_always_admissible():
+    model = _gray_model()
+    images, _ = _gray_batch()
+    with torch.no_grad():
+        targets = model(images).argsort(1)[:, -2]             # the runner-up class
+    reference = torchattacks.JSMA(model, theta=1.0, gamma=0.1)
+    reference.set_mode_targeted_by_label(quiet=True)
+    ours = attacks.jsma(model, images, targets, theta=1.0, gamma=0.1)
+    assert (ours - reference(images, targets)).abs().max() <= 1e-6
+    assert (attacks.predict_labels(model, ours) == targets).float().mean() >= 0.5
+
+
+@pytest.mark.parametrize("theta", [1.0, -1.0, 0.3])
+def test_jsma_changes_at_most_gamma_of_the_pixels_and_stays_in_range(theta):
+    model = _gray_model()
+    images, labels = _gray_batch()
+    targets = (labels + 1) % 10
+    gamma = 0.05
+    adversarial = attacks.jsma(model, images, targets, theta=theta, gamma=gamma)
+    changed = (adversarial != images).flatten(1).sum(1)
+    assert changed.max() <= 2 * math.ceil(gamma * 144 / 2)
+    assert adversarial.min() >= 0 and adversarial.max() <= 1
+    moved = (adversarial - images)[adversarial != images]
+    assert (moved > 0).all() if theta > 0 else (moved < 0).all()
+
+
+def test_jsma_restores_model_state_and_checks_arguments():
+    model = _gray_model().train()
+    model[0].weight.requires_grad_(False)
+    before = _state(model)
+    images, labels = _gray_batch(2)
+    attacks.jsma(model, images, labels, gamma=0.02)
+    assert _state(model) == before
+    for kwargs, name in [({"theta": 0}, "theta"), ({"gamma": 0}, "gamma"),
+                         ({"gamma": 1.5}, "gamma")]:
+        with pytest.raises(ValueError, match=name):
+            attacks.jsma(model, images, labels, **kwargs)
+    with pytest.raises(ValueError, match="images"):
+        attacks.jsma(model, images * 3, labels)
+    assert "jsma" not in attacks.ATTACKS, "its signature (no eps) does not fit the registry"

@@ -51,6 +51,8 @@ PAGES = [
      "Fairness: the p%-rule and adversarial debiasing", {"math": True}),
     ("fairness-walkthrough", "book/fairness/fairness.html",
      "", {"figure": True, "colab": True}),
+    ("causal-theory", "book/causal/index.html", "Causal attribution", {"math": True}),
+    ("causal-walkthrough", "book/causal/causal.html", "", {"figure": True, "colab": True}),
     ("setup", "book/setup.html", "Setup", {}),
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),

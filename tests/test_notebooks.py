@@ -208,3 +208,28 @@ def test_ood_held_out_class_is_flagged_more_often_than_id_images(walkthrough_res
         assert results["accuracy"][held_out]["test"] > 0.7, f"the model without {held_out} should learn"
         msp = by_score["MSP"]["held-out"]
         assert msp["flagged"] > 0.05 and msp["AUROC"] > 0.5, held_out
+
+
+# Chapter 7, causal attribution: the fidelity checks of LAB_SPECS.md §7 (tiny profile:
+# drawn clothing items; layer-2 averages over all units and over the profile's seeds).
+
+def test_ignored_unit_has_no_effect_and_important_units_do(walkthrough_results):
+    results = walkthrough_results["causal"]
+    assert min(results["accuracy"].values()) > 0.6, "the shallow net should learn the task"
+    assert results["ignored_unit_max_abs_effect"] < 1e-6
+    assert abs(results["important_unit_expected_effect"]) > 0.05
+    table = results["table"]
+    assert max(abs(row["Z₀"]) for row in table.values()) > 0.05
+
+
+def test_masking_and_adversarial_noise_shrink_the_mean_effect(walkthrough_results):
+    mean_abs = walkthrough_results["causal"]["mean_abs_effect"]
+    for condition in ("PWM", "FGSM", "BIM", "PGD", "JSMA"):
+        assert mean_abs[condition] < mean_abs["Z₀"], condition
+    assert min(mean_abs["BIM"], mean_abs["PGD"]) < 0.8 * mean_abs["Z₀"]
+
+
+def test_causal_effects_detect_adversarial_inputs_better_than_chance(walkthrough_results):
+    results = walkthrough_results["causal"]
+    for attack, auroc in results["detector_auroc"].items():
+        assert auroc > 0.7, attack

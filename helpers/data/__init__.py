@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import cifar, downloads, pets, real, standins
+from helpers.data import cifar, downloads, fashion, pets, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -53,6 +53,9 @@ DATASETS: dict[str, DatasetInfo] = {
                            cifar.read_cifar10),
     "pets": DatasetInfo("Oxford-IIIT Pet (cats vs dogs)", pets.CLASSES, pets.drawn_pets,
                         "drawn cats and dogs", (4000, 1000), pets.read_pets),
+    "fashion_mnist": DatasetInfo("Fashion-MNIST", fashion.CLASSES, fashion.drawn_clothing,
+                                 "drawn clothing items", (10000, 2000),
+                                 fashion.read_fashion_mnist),
 }
 
 

@@ -35,12 +35,31 @@ def read_svhn(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images.transpose(3, 2, 0, 1)), labels
 
 
+def read_idx(root: Path, split: str, folder: str = "MNIST") -> tuple[np.ndarray, np.ndarray]:
+    """The four uncompressed idx files of an MNIST-like dataset in ``<folder>/raw/``.
+
+    ``folder`` is torchvision's class folder: ``"MNIST"`` or ``"FashionMNIST"``. Returns
+    the images as published, uint8 (N, 28, 28), and int64 labels (N,).
+    """
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    prefix = "train" if split == "train" else "t10k"
+    raw = Path(root) / folder / "raw"
+    try:
+        images = read_image_file(str(raw / f"{prefix}-images-idx3-ubyte"))
+        labels = read_label_file(str(raw / f"{prefix}-labels-idx1-ubyte"))
+    except (AssertionError, RuntimeError, ValueError, OSError) as error:
+        raise ValueError(f"{raw} holds no readable {prefix} idx files ({error}); delete "
+                         f"them and download them again with data_scripts/download.py.") from error
+    if len(images) != len(labels):
+        raise ValueError(f"{raw}: {len(images)} {prefix} images but {len(labels)} labels.")
+    return images.numpy(), labels.numpy().astype(np.int64)
+
+
 def read_mnist(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """MNIST (the four uncompressed idx files in ``MNIST/raw/``), resized to 32x32 and repeated to 3 channels like the reports."""
-    from torchvision.datasets import MNIST
-
-    dataset = MNIST(str(root), train=split == "train", download=False)
-    gray = dataset.data.unsqueeze(1).float()
+    images, labels = read_idx(root, split, "MNIST")
+    gray = torch.from_numpy(images).unsqueeze(1).float()
     resized = F.interpolate(gray, size=(32, 32), mode="bilinear", align_corners=False)
     images = resized.round().clamp(0, 255).to(torch.uint8).repeat(1, 3, 1, 1)
-    return images.numpy(), dataset.targets.numpy().astype(np.int64)
+    return images.numpy(), labels

@@ -1,0 +1,317 @@
+"""Causal attribution: do-interventions on latent units and their effect on the output.
+
+A *unit* is one channel of a layer's output, (N, C, H, W) → channel ``unit``. An
+intervention do(X_unit = x') replaces that channel inside the forward pass with a forward
+hook (``"zero"``: x' = 0, the Z₀ intervention; ``"value"``: a constant; ``"mean"``: the
+channel's mean over the evidence images and positions). Hooks are always removed, also
+on error.
+
+The causal effect of an intervention on image n, for class c_n (the class the model
+predicts for the untouched image unless ``classes`` are given), is
+
+    Effect_n = P(c_n | do(X_unit = x'), z_n) − P(c_n | z_n),
+
+a difference of softmax probabilities in [−1, 1]. The expected causal effect weighs the
+effect by how likely each observed state of the unit is under the evidence Z:
+
+    E[Effect] = Σ_b P(X_unit ∈ bin b | Z) · Effect(b),
+
+where the bins partition the unit's observed activation (its spatial mean) over the
+images of Z and Effect(b) is the mean effect over the images in bin b.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score, roc_curve
+from torch import nn
+
+from helpers.models import Classifier, model_state_guard
+
+INTERVENTIONS = ("zero", "value", "mean")
+
+
+def shallow_cnn(width: int = 16, num_classes: int = 10) -> Classifier:
+    """The chapter's 2-conv net for (N, 1, 28, 28) images in [0, 1] → logits (N, num_classes).
+
+    ``conv1`` (5×5, ``width`` channels) → ReLU → 2×2 max-pool → ``conv2`` (3×3,
+    2·``width`` channels) → ReLU → global average pooling → ``fc``. The layers one
+    intervenes on are ``features.relu1`` (width channels, 28×28) and ``features.relu2``
+    (2·width channels, 14×14). Global average pooling before the linear head is what
+    makes CAM exact for this net: logit_c = Σ_k w_ck · mean(A_k).
+    """
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"width={width!r}: expected a positive int.")
+    features = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(1, width, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(width, 2 * width, 3, padding=1), relu2=nn.ReLU(),
+        gap=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten()))
+    return Classifier(features, 2 * width, num_classes, mean=(0.5,), std=(0.5,))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+def _layer(model: nn.Module, layer) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
+    if isinstance(layer, nn.Module):
+        return layer
+    if isinstance(layer, str):
+        try:
+            return model.get_submodule(layer)
+        except AttributeError:
+            names = [name for name, _ in model.named_modules() if name]
+            raise ValueError(f"layer={layer!r}: no such submodule; e.g. {names[:8]}.") from None
+    raise TypeError(f"layer: expected a module or its dotted name, got {type(layer).__name__}.")
+
+
+def _images(images) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}.")
+    if not images.is_floating_point() or images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images: expected a non-empty float tensor (N, C, H, W), got "
+                         f"{images.dtype} {tuple(images.shape)}.")
+    return images.detach()
+
+
+# --- interventions ---------------------------------------------------------------------------
+
+@contextmanager
+def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: float | None = None):
+    """Within the block, ``model``'s ``layer`` outputs channel ``unit`` set by ``kind``.
+
+    ``layer``: a submodule or its dotted name (e.g. ``"features.relu2"``) whose output is
+    (N, C, H, W) or (N, C); ``kind``: ``"zero"``, or ``"value"``/``"mean"`` with the
+    number in ``value`` (for ``"mean"`` the unit's mean, see :func:`unit_mean`). The
+    hook is removed when the block ends, also when it raises.
+    """
+    module = _layer(model, layer)
+    if kind not in INTERVENTIONS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(INTERVENTIONS)}.")
+    if kind != "zero" and not isinstance(value, (int, float)):
+        raise ValueError(f"value: kind={kind!r} needs the number to set the unit to.")
+    fill = 0.0 if kind == "zero" else float(value)
+    if not isinstance(unit, int) or isinstance(unit, bool) or unit < 0:
+        raise ValueError(f"unit={unit!r}: expected a channel index >= 0.")
+
+    def hook(_module, _inputs, output):
+        if unit >= output.shape[1]:
+            raise ValueError(f"unit={unit}: the layer has {output.shape[1]} channels.")
+        output = output.clone()
+        output[:, unit] = fill
+        return output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield model
+    finally:
+        handle.remove()
+
+
+def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Softmax outputs (N, K) of ``model`` on ``images`` (N, C, H, W), eval mode, no grad."""
+    images = _images(images)
+    device = next(model.parameters()).device
+    with model_state_guard(model), torch.no_grad():
+        return torch.cat([F.softmax(model(images[i:i + batch_size].to(device)), 1).cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def activations(model: nn.Module, images: torch.Tensor, layer) -> torch.Tensor:
+    """The output of ``layer`` (N, C, ...) for ``images``, on CPU; hook removed afterwards."""
+    module, images = _layer(model, layer), _images(images)
+    captured = []
+    with model_state_guard(model), torch.no_grad():
+        module.register_forward_hook(lambda _m, _i, output: captured.append(output.cpu()))
+        model(images.to(next(model.parameters()).device))
+    return captured[0]
+
+
+def unit_mean(model: nn.Module, images: torch.Tensor, layer, unit: int) -> float:
+    """The mean of channel ``unit`` of ``layer`` over ``images`` and positions."""
+    return activations(model, images, layer)[:, unit].mean().item()
+
+
+def causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int, kind: str = "zero",
+                  value: float | None = None, classes: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image effect (N,) of do(unit = x') on P(class): P(c | do, z) − P(c | z), in [−1, 1].
+
+    ``classes`` (N,) int: the class c per image; default the model's prediction on the
+    untouched image. For ``kind="mean"`` without ``value`` the unit's mean over
+    ``images`` is used. Model state restored and the hook removed afterwards.
+    """
+    if kind == "mean" and value is None:
+        value = unit_mean(model, images, layer, unit)
+    before = probabilities(model, images)
+    if classes is None:
+        classes = before.argmax(1)
+    elif not isinstance(classes, torch.Tensor) or classes.shape != (len(images),):
+        raise ValueError(f"classes: expected an int tensor of shape ({len(images)},).")
+    with intervene(model, layer, unit, kind, value):
+        after = probabilities(model, images)
+    rows = torch.arange(len(images))
+    return after[rows, classes.long()] - before[rows, classes.long()]
+
+
+def expected_causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int,
+                           kind: str = "zero", value: float | None = None,
+                           classes: torch.Tensor | None = None, bins: int = 5) -> dict:
+    """E[Effect] = Σ_b P(X_unit ∈ b | Z) · Effect(b) over ``bins`` equal-width bins.
+
+    Z is the set of ``images``; the unit's observed state is its spatial-mean activation.
+    Returns ``{"expected": float, "weights": (B,), "bin_effects": (B,), "edges": (B+1,),
+    "effects": (N,) per image}``; the weights are fractions of images and sum to 1
+    (an empty bin has weight 0 and effect 0).
+    """
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins={bins!r}: expected a positive int.")
+    observed = activations(model, images, layer)[:, unit].flatten(1).mean(1).numpy()
+    effects = causal_effect(model, images, layer, unit, kind, value, classes).numpy()
+    return _bin_and_weigh(observed, effects, bins)
+
+
+def _bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
+    if observed.max() > observed.min():
+        edges = np.linspace(observed.min(), observed.max(), bins + 1)
+    else:                                    # a constant unit (e.g. always 0): one bin
+        edges = np.array([observed.min(), observed.max()])
+    index = np.clip(np.searchsorted(edges, observed, side="right") - 1, 0, len(edges) - 2)
+    counts = np.bincount(index, minlength=len(edges) - 1)
+    sums = np.bincount(index, weights=effects, minlength=len(edges) - 1)
+    weights = counts / counts.sum()
+    bin_effects = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return {"expected": float((weights * bin_effects).sum()), "weights": weights,
+            "bin_effects": bin_effects, "edges": edges, "effects": effects}
+
+
+def unit_effects(model: nn.Module, images: torch.Tensor, layer,
+                 classes: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero-out effect of every channel of ``layer`` per image: (N, C) in [−1, 1].
+
+    Column k equals ``causal_effect(model, images, layer, k)`` (the untouched output is
+    computed once and shared).
+    """
+    before = probabilities(model, images)
+    classes = before.argmax(1) if classes is None else classes.long()
+    picked = before[torch.arange(len(images)), classes]
+    columns = []
+    for unit in range(activations(model, images[:1], layer).shape[1]):
+        with intervene(model, layer, unit, "zero"):
+            after = probabilities(model, images)
+        columns.append(after[torch.arange(len(images)), classes] - picked)
+    return torch.stack(columns, dim=1)
+
+
+# --- interventions on the input: pixel-wise masking ------------------------------------------
+
+def pixel_mask(images: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:
+    """``images`` with a random ``fraction`` of each image's pixels set to 0 (PWM).
+
+    The same pixel positions in every channel; deterministic from ``seed``.
+    """
+    images = _images(images)
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+        raise ValueError(f"fraction={fraction!r}: expected a number in [0, 1].")
+    n, _, h, w = images.shape
+    scores = torch.rand((n, 1, h, w), generator=torch.Generator().manual_seed(seed))
+    cut = torch.quantile(scores.flatten(1), fraction, dim=1).view(n, 1, 1, 1)
+    return torch.where(scores < cut, torch.zeros_like(images), images)
+
+
+# --- maps: CAM (correlational) and the causal effect map -------------------------------------
+
+def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear",
+                         align_corners=False).squeeze(1)
+
+
+def class_activation_map(model: Classifier, images: torch.Tensor, classes: torch.Tensor,
+                         layer="features.relu2") -> torch.Tensor:
+    """CAM (Zhou et al. 2016): Σ_k w_ck · A_k, upsampled to the image size, (N, H, W).
+
+    Exact for a net whose ``layer`` is followed only by global average pooling and the
+    linear head ``model.fc`` (as :func:`shallow_cnn`).
+    """
+    maps = activations(model, images, layer)                          # (N, K, h, w)
+    weights = model.fc.weight.detach().cpu()[classes.long()]          # (N, K)
+    return _upsample(torch.einsum("nk,nkhw->nhw", weights, maps), images.shape[-2:])
+
+
+def causal_effect_map(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
+                      layer="features.relu2") -> torch.Tensor:
+    """CEM: Σ_k (−Effect_k) · A_k, upsampled to the image size, (N, H, W).
+
+    Effect_k is the zero-out effect of channel k on P(class) for each image, so each
+    channel counts by how much the class probability *drops* without it, measured by
+    intervention rather than read off the weights.
+    """
+    maps = activations(model, images, layer)
+    importance = -unit_effects(model, images, layer, classes)         # (N, K)
+    return _upsample(torch.einsum("nk,nkhw->nhw", importance, maps), images.shape[-2:])
+
+
+# --- a detector of adversarial inputs from causal-effect statistics ---------------------------
+
+def effect_statistic(effects: torch.Tensor) -> np.ndarray:
+    """Per image: the mean |zero-out effect| over units, (N,) ≥ 0, from (N, K) effects."""
+    return effects.abs().mean(1).numpy()
+
+
+def detection_roc(clean_statistic: np.ndarray, adversarial_statistic: np.ndarray) -> dict:
+    """ROC of flagging an input as adversarial when its statistic is *small*.
+
+    Fixed direction, from the hypothesis that adversarial inputs weaken the causal
+    effects of latent units; nothing is fitted. Returns ``{"auroc", "fpr", "tpr"}``.
+    """
+    if len(clean_statistic) == 0 or len(adversarial_statistic) == 0:
+        raise ValueError("clean_statistic, adversarial_statistic: both need values.")
+    scores = -np.concatenate([clean_statistic, adversarial_statistic])
+    truth = np.r_[np.zeros(len(clean_statistic)), np.ones(len(adversarial_statistic))]
+    fpr, tpr, _ = roc_curve(truth, scores)
+    return {"auroc": float(roc_auc_score(truth, scores)), "fpr": fpr, "tpr": tpr}
+
+
+def effect_detector(clean_effects: torch.Tensor, adversarial_effects: torch.Tensor,
+                    folds: int = 5, seed: int = 0) -> dict:
+    """Logistic regression on the per-unit effect vectors (N, K), scored out of fold.
+
+    Each image is scored by a model fitted on the other folds, so the ROC
+    (``{"auroc", "fpr", "tpr"}``) measures how well the effect profile generalizes.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = torch.cat([clean_effects, adversarial_effects]).numpy()
+    truth = np.r_[np.zeros(len(clean_effects)), np.ones(len(adversarial_effects))]
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+                               features, truth, cv=splitter, method="predict_proba")[:, 1]
+    fpr, tpr, _ = roc_curve(truth, scores)
+    return {"auroc": float(roc_auc_score(truth, scores)), "fpr": fpr, "tpr": tpr}
+
+
+def effect_table(model: nn.Module, conditions: dict[str, torch.Tensor], units, kind: str = "zero",
+                 bins: int = 5):
+    """Expected causal effect per (layer, unit) (rows) under each evidence set (columns).
+
+    ``conditions``: {name: images (N, C, H, W)}, e.g. clean ("Z₀"), masked, adversarial;
+    ``units``: [(layer name, channel)]. Returns a pandas DataFrame of floats.
+    """
+    import pandas as pd
+
+    if not conditions or not units:
+        raise ValueError("conditions, units: both need at least one entry.")
+    rows = {(layer, unit): {name: expected_causal_effect(model, images, layer, unit, kind,
+                                                         bins=bins)["expected"]
+                            for name, images in conditions.items()}
+            for layer, unit in units}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["layer", "unit"]
+    return table
