@@ -14,5 +14,6 @@ Core modules (any chapter may use them; they never import a chapter module):
 
 Chapter modules: ``generalization``, ``robustness``, ``fairness`` and ``debiasing`` (with
 the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
-``backdoor_adaptive``, ``backdoor_plots``). Instructor tools: ``grading``.
+``backdoor_adaptive``, ``backdoor_plots``), ``sparsity`` (with ``regularization``,
+``attribution``, ``sparsity_plots``). Instructor tools: ``grading``.
 """

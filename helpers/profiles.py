@@ -43,7 +43,7 @@ PROFILES = MappingProxyType({
                      "density_width": 16, "density_epochs": 3,
                      "density_lambdas": [0, 1e-6, 1e-5, 1e-4], "attack_size": 48,
                      "eps": 4 / 255, "pgd_steps": 5, "deepfool_iter": 20,
-                     "stability_size": 32, "sigma": 0.5, "cue_size": 6, "cue_epochs": 4,
+                     "stability_size": 64, "sigma": 0.5, "cue_size": 6, "cue_epochs": 4,
                      "trust_size": 100, "top_fraction": 0.05},
         "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                        "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,

@@ -187,7 +187,8 @@ def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -
     """SSD per model on the same images: returns ``(table, per_image)``.
 
     ``table``: rows "sliding patch" (occlusion 4×4 vs 2×2) and "Grad-CAM" (image vs
-    blurred), one "mean ± std" string per model; ``per_image``: ``{model: {row: (N,)
+    blurred), one "mean ± std (median)" string per model (the SSDs are heavy-tailed: a
+    few images with very different maps move the mean); ``per_image``: ``{model: {row: (N,)
     numpy SSDs}}`` for plots and checks. Lower SSD = more stable attribution.
     """
     per_image, cells = {}, {}
@@ -196,7 +197,8 @@ def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -
         per_image[name] = {
             "sliding patch": attribution.ssd(maps["occlusion 4×4"], maps["occlusion 2×2"]).numpy(),
             "Grad-CAM": attribution.ssd(maps["Grad-CAM"], maps["Grad-CAM (blurred)"]).numpy()}
-        cells[name] = {row: f"{values.mean():.2f} ± {values.std():.2f}"
+        cells[name] = {row: f"{values.mean():.2f} ± {values.std():.2f} "
+                            f"(median {np.median(values):.2f})"
                        for row, values in per_image[name].items()}
     return pd.DataFrame(cells), per_image
 
