@@ -14,7 +14,8 @@ Core modules (any chapter may use them; they never import a chapter module):
 
 Chapter modules: ``generalization``, ``robustness``, ``fairness`` and ``debiasing`` (with
 the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
-``backdoor_adaptive``, ``backdoor_plots``), ``ood`` (with ``ood_plots``), ``causal`` (with
+``backdoor_adaptive``, ``backdoor_plots``), ``ood`` (with ``ood_plots``), ``sparsity``
+(with ``regularization``, ``attribution``, ``sparsity_plots``), ``causal`` (with
 ``concepts``, ``causal_plots`` and the Fashion-MNIST data in ``data.fashion``). Instructor
 tools: ``grading``.
 """

@@ -70,14 +70,18 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         epochs: int, batch_size: int = 64, optimizer: str = "sgd", lr: float = 0.01,
         momentum: float = 0.9, lr_gamma: float | None = None, loss_fn=None, seed: int = 0,
         device: str = "auto", checkpoint: str | Path | None = None, progress: bool = True,
-        desc: str = "train") -> dict:
+        desc: str = "train", penalty=None) -> dict:
     """Train ``model`` in place on ``train_data`` and return its history.
 
     Only parameters with ``requires_grad`` are optimized (see ``freeze_all_but_head``).
     ``lr_gamma`` enables ``ExponentialLR`` (lr ← lr·gamma after each epoch). ``loss_fn``
     maps (logits, targets) to a scalar (default: cross-entropy). ``val_data`` is evaluated
-    after each epoch. With ``checkpoint``, a saved run is loaded instead of training when
-    the file exists; otherwise the trained weights and history are saved there.
+    after each epoch. ``penalty``, when given, maps the model to a scalar tensor that is
+    added to every step's loss (a regularizer, see :mod:`helpers.regularization`); it is
+    called right after the forward pass, so it may read activations that hooks captured.
+    The history's ``train_loss`` includes it. With ``checkpoint``, a saved run is loaded
+    instead of training when the file exists; otherwise the trained weights and history
+    are saved there.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs={epochs!r}: expected a positive int.")
@@ -87,6 +91,8 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
         raise ValueError(f"lr={lr!r}: expected a positive learning rate.")
     if len(train_data) == 0:
         raise ValueError("train_data is empty.")
+    if penalty is not None and not callable(penalty):
+        raise TypeError(f"penalty={penalty!r}: expected a function model → scalar tensor.")
     device = get_device(device)
     if checkpoint is not None and Path(checkpoint).exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -118,6 +124,8 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, 
                 images, labels = images.to(device), labels.to(device)
                 logits = model(images)
                 loss = loss_fn(logits, labels)
+                if penalty is not None:
+                    loss = loss + penalty(model)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -6,6 +6,7 @@
     .venv/bin/python tests/benchmark.py jsma            # our JSMA vs torchattacks' JSMA
     .venv/bin/python tests/benchmark.py grading [N]     # grading throughput, N submissions
     .venv/bin/python tests/benchmark.py ood             # our MSP/energy vs pytorch-ood's
+    .venv/bin/python tests/benchmark.py attribution     # our Grad-CAM/occlusion vs references
 
 Walkthroughs: runs each notebook with papermill in a temporary output directory
 (stand-in data unless real data is in $TAI_DATA_DIR) and prints a table of seconds per
@@ -118,6 +119,70 @@ def jsma_benchmark(batch: int = 8) -> float:
     return ratio
 
 
+def attribution_benchmark(repeats: int = 5, batch: int = 64) -> dict[str, float]:
+    """Grad-CAM vs pytorch-grad-cam and captum, occlusion vs captum: same model and batch.
+
+    The model is the sparsity chapter's CAM network (width 16) on ``batch`` random 32×32
+    images; every pair is first checked to give the same maps. Runs alternate so that
+    background load hits all alike; prints images/s (best of ``repeats``) and the ratios
+    ours / theirs (above 1: ours is faster).
+    """
+    import torch
+    from captum.attr import LayerAttribution, LayerGradCam, Occlusion
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from helpers import attribution, sparsity
+
+    torch.manual_seed(0)
+    model = sparsity.cam_cnn(width=16).eval()
+    layer = sparsity.cam_layer(model)
+    images = torch.rand(batch, 3, 32, 32)
+    targets = torch.randint(0, 10, (batch,))
+    gradcam_lib = GradCAM(model=model, target_layers=[layer])
+    captum_cam, captum_occlusion = LayerGradCam(model, layer), Occlusion(model)
+
+    def captum_grad_cam():
+        maps = captum_cam.attribute(images, target=targets, relu_attributions=True)
+        maps = LayerAttribution.interpolate(maps, (32, 32), interpolate_mode="bilinear")
+        return attribution.normalize_maps(maps.detach()[:, 0])
+
+    runs = {
+        "Grad-CAM ours": lambda: attribution.grad_cam(model, images, layer, targets),
+        "Grad-CAM pytorch-grad-cam": lambda: torch.from_numpy(gradcam_lib(
+            input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in targets])),
+        "Grad-CAM captum": captum_grad_cam,
+        "occlusion ours": lambda: attribution.occlusion(
+            model, images, targets, window=4, stride=2, normalize=False, batch_size=1024),
+        "occlusion captum": lambda: captum_occlusion.attribute(
+            images, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2), baselines=0.5,
+            target=targets, perturbations_per_eval=16)[:, 0],
+    }
+    outputs = {name: run() for name, run in runs.items()}
+    for name in ("Grad-CAM pytorch-grad-cam", "Grad-CAM captum"):
+        assert (outputs[name] - outputs["Grad-CAM ours"]).abs().max() <= 1e-5, name
+    assert (outputs["occlusion captum"] - outputs["occlusion ours"]).abs().max() <= 1e-5
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+    best = {name: min(values) for name, values in seconds.items()}
+    for name, value in best.items():
+        print(f"{name:26s} {batch / value:9.1f} images/s (best of {repeats})")
+    pairs = {"Grad-CAM vs pytorch-grad-cam": ("Grad-CAM pytorch-grad-cam", "Grad-CAM ours"),
+             "Grad-CAM vs captum": ("Grad-CAM captum", "Grad-CAM ours"),
+             "occlusion vs captum": ("occlusion captum", "occlusion ours")}
+    ratios = {name: best[theirs] / best[ours] for name, (theirs, ours) in pairs.items()}
+    for name, ratio in ratios.items():
+        print(f"throughput ratio ours / theirs, {name}: {ratio:.2f}x")
+    print(f"(threads: {torch.get_num_threads()}, cores: {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    gradcam_lib.activations_and_grads.release()
+    return ratios
+
+
 def grading(count: int) -> None:
     """Serial vs parallel sandboxed grading of ``count`` submissions per lab."""
     import json
@@ -210,6 +275,8 @@ if __name__ == "__main__":
         ood_benchmark()
     elif arguments[:1] == ["jsma"]:
         jsma_benchmark()
+    elif arguments[:1] == ["attribution"]:
+        attribution_benchmark()
     elif arguments[:1] == ["grading"]:
         grading(int(arguments[1]) if len(arguments) > 1 else 6)
     else:

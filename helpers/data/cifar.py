@@ -175,8 +175,12 @@ def _colour(rng: np.random.Generator, base) -> tuple[int, int, int]:
     return tuple(int(v * 255) for v in rgb)
 
 
-def _render(rng: np.random.Generator, label: int) -> np.ndarray:
-    """One (32, 32, 3) float image in [0, 1] of class ``label``."""
+def _render(rng: np.random.Generator, label: int) -> tuple[np.ndarray, np.ndarray]:
+    """One (32, 32, 3) float image in [0, 1] of class ``label`` and its object mask.
+
+    The mask, bool (32, 32), marks the pixels the object covers (its drawn layer's
+    opacity above one half, after the same flip, rotation and shift as the object).
+    """
     scene = (_TYPICAL_SCENE[label] if rng.random() < SCENE_PROBABILITY
              else tuple(_SCENES)[rng.integers(len(_SCENES))])
     canvas = Image.fromarray((_background(rng, scene) * 255).astype(np.uint8))
@@ -192,7 +196,8 @@ def _render(rng: np.random.Generator, label: int) -> np.ndarray:
     canvas.paste(layer, (0, 0), layer)
     canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
     image = np.asarray(canvas.resize((32, 32), Image.BILINEAR), dtype=np.float32) / 255
-    return image + rng.normal(0, rng.uniform(0.01, 0.05), size=image.shape)
+    mask = np.asarray(layer.getchannel("A").resize((32, 32), Image.BILINEAR)) > 127
+    return image + rng.normal(0, rng.uniform(0.01, 0.05), size=image.shape), mask
 
 
 def drawn_objects(split: str, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -201,12 +206,26 @@ def drawn_objects(split: str, size: int, seed: int = 0) -> tuple[np.ndarray, np.
     Returns uint8 (size, 3, 32, 32) and int64 (size,). Splits draw from different random
     streams, so no image repeats across train, validation and test.
     """
+    images, labels, _ = drawn_objects_with_masks(split, size, seed)
+    return images, labels
+
+
+def drawn_objects_with_masks(split: str, size: int,
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`drawn_objects` (the very same images and labels) plus the object masks.
+
+    Returns uint8 (size, 3, 32, 32), int64 (size,) and bool (size, 32, 32): where each
+    picture's object is, the region that should decide its class (the sparsity
+    chapter's trustworthiness score needs it).
+    """
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {', '.join(SPLITS)}.")
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size={size!r}: expected a positive number of images.")
     rng = np.random.default_rng([seed, SPLITS.index(split), 1010])
     labels = rng.permutation(np.arange(size) % len(CLASSES))
-    images = np.stack([_render(rng, int(label)) for label in labels])
+    rendered = [_render(rng, int(label)) for label in labels]
+    images = np.stack([image for image, _ in rendered])
     images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(images), labels.astype(np.int64)
+    masks = np.stack([mask for _, mask in rendered])
+    return np.ascontiguousarray(images), labels.astype(np.int64), masks
