@@ -50,6 +50,20 @@ def main(profiles: list[str]) -> None:
     print(f"cores: {os.cpu_count()}")
 
 
+def best_seconds(runs: dict, repeats: int) -> dict[str, float]:
+    """Best wall time in seconds of each of ``runs`` ({name: function}) over ``repeats``.
+
+    The runs alternate, so that background load hits all of them alike.
+    """
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in seconds.items()}
+
+
 def attacks_benchmark(repeats: int = 5, batch: int = 256, steps: int = 10) -> float:
     """Throughput of helpers.attacks.pgd vs torchattacks.PGD, same model and batch, one run.
 
@@ -72,13 +86,7 @@ def attacks_benchmark(repeats: int = 5, batch: int = 256, steps: int = 10) -> fl
     runs = {"ours": lambda: attacks.pgd(model, images, labels, eps, step, steps),
             "torchattacks": lambda: theirs_attack(images, labels)}
     assert (runs["ours"]() - runs["torchattacks"]()).abs().max() <= 1e-6
-    seconds = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - start)
-    best = {name: min(values) for name, values in seconds.items()}
+    best = best_seconds(runs, repeats)
     for name, value in best.items():
         print(f"PGD-{steps} {name:13s} {batch / value:8.1f} images/s (best of {repeats})")
     ratio = best["torchattacks"] / best["ours"]
@@ -162,13 +170,7 @@ def attribution_benchmark(repeats: int = 5, batch: int = 64) -> dict[str, float]
     for name in ("Grad-CAM pytorch-grad-cam", "Grad-CAM captum"):
         assert (outputs[name] - outputs["Grad-CAM ours"]).abs().max() <= 1e-5, name
     assert (outputs["occlusion captum"] - outputs["occlusion ours"]).abs().max() <= 1e-5
-    seconds = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - start)
-    best = {name: min(values) for name, values in seconds.items()}
+    best = best_seconds(runs, repeats)
     for name, value in best.items():
         print(f"{name:26s} {batch / value:9.1f} images/s (best of {repeats})")
     pairs = {"Grad-CAM vs pytorch-grad-cam": ("Grad-CAM pytorch-grad-cam", "Grad-CAM ours"),
@@ -251,13 +253,7 @@ def ood_benchmark(repeats: int = 5, batch: int = 512, logit_rows: int = 200_000)
                             lambda detector=theirs[name]: -detector.predict_logits(logits))}
         for case, (run_ours, run_theirs) in cases.items():
             assert torch.allclose(run_ours(), run_theirs(), atol=1e-5), (name, case)
-            seconds = {"ours": [], "pytorch-ood": []}
-            for _ in range(repeats):
-                for who, run in (("ours", run_ours), ("pytorch-ood", run_theirs)):
-                    start = time.perf_counter()
-                    run()
-                    seconds[who].append(time.perf_counter() - start)
-            best = {who: min(values) for who, values in seconds.items()}
+            best = best_seconds({"ours": run_ours, "pytorch-ood": run_theirs}, repeats)
             ratios[f"{name}/{case}"] = best["ours"] / best["pytorch-ood"]
             print(f"{name:6s} {case:6s} ours {best['ours'] * 1e3:8.2f} ms   pytorch-ood "
                   f"{best['pytorch-ood'] * 1e3:8.2f} ms   time ratio ours/pytorch-ood "
