@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import nn
 
-from helpers.models import Classifier, model_state_guard
+from helpers.models import Classifier, logits, model_state_guard
 
 INTERVENTIONS = ("zero", "value", "mean")
 
@@ -115,11 +115,7 @@ def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: flo
 
 def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Softmax outputs (N, K) of ``model`` on ``images`` (N, C, H, W), eval mode, no grad."""
-    images = _images(images)
-    device = next(model.parameters()).device
-    with model_state_guard(model), torch.no_grad():
-        return torch.cat([F.softmax(model(images[i:i + batch_size].to(device)), 1).cpu()
-                          for i in range(0, len(images), batch_size)])
+    return F.softmax(logits(model, _images(images), batch_size), 1)
 
 
 def activations(model: nn.Module, images: torch.Tensor, layer) -> torch.Tensor:

@@ -223,6 +223,31 @@ def model_state_guard(model: nn.Module):
                 del table[key]
 
 
+def image_batches(data: torch.Tensor | Dataset, batch_size: int = 256):
+    """Yield the images of ``data`` in batches, in order: slices of a tensor of images
+    (N, C, H, W), or the images of a dataset of (image, label) pairs."""
+    if isinstance(data, torch.Tensor):
+        for start in range(0, len(data), batch_size):
+            yield data[start:start + batch_size]
+    else:
+        for images, _ in DataLoader(data, batch_size=batch_size, shuffle=False):
+            yield images
+
+
+def logits(model: nn.Module, data: torch.Tensor | Dataset, batch_size: int = 256) -> torch.Tensor:
+    """The model's outputs (N, K) on CPU for images in [0, 1] (a tensor or a dataset).
+
+    Runs in eval mode without gradients; the model's modes and flags are restored. Hooks
+    registered before the call stay active (that is how interventions are applied).
+    """
+    device = next(model.parameters()).device
+    with model_state_guard(model), torch.no_grad():
+        out = [model(images.to(device)).cpu() for images in image_batches(data, batch_size)]
+    if not out:
+        raise ValueError("data: no images.")
+    return torch.cat(out)
+
+
 def penultimate_features(model: nn.Module, data: torch.Tensor | Dataset, layer: nn.Module | None = None,
                          batch_size: int = 256) -> torch.Tensor:
     """The inputs of ``layer`` (default ``model.fc``, the head): float features (N, D) on CPU.
@@ -235,15 +260,11 @@ def penultimate_features(model: nn.Module, data: torch.Tensor | Dataset, layer: 
     if not isinstance(layer, nn.Module):
         raise ValueError("layer: pass the module whose input is the embedding "
                          "(the model has no `fc` head).")
-    if isinstance(data, torch.Tensor):
-        batches = (data[start:start + batch_size] for start in range(0, len(data), batch_size))
-    else:
-        batches = (images for images, _ in DataLoader(data, batch_size=batch_size, shuffle=False))
     device = next(model.parameters()).device
     captured = []
     with model_state_guard(model), torch.no_grad():
         layer.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].cpu()))
-        for images in batches:
+        for images in image_batches(data, batch_size):
             model(images.to(device))
     if not captured:
         raise ValueError("data: no images to read features from.")

@@ -23,11 +23,12 @@ import math
 import numpy as np
 import torch
 from scipy.stats import rankdata
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from helpers import models
 from helpers.data import ImageDataset
-from helpers.models import Classifier, Normalize, build_model, model_state_guard
+from helpers.models import Classifier, Normalize, build_model
 
 CIFAR_MEAN, CIFAR_STD = (0.491, 0.482, 0.446), (0.247, 0.243, 0.262)
 POSITIVES = ("in", "out")
@@ -75,17 +76,9 @@ def logits_of(model: torch.nn.Module, data: torch.Tensor | Dataset,
     if isinstance(data, torch.Tensor):
         if data.ndim != 4:
             raise ValueError(f"data: expected images (N, C, H, W), got {tuple(data.shape)}.")
-        batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size))
-    elif isinstance(data, Dataset):
-        batches = (x for x, _ in DataLoader(data, batch_size=batch_size, shuffle=False))
-    else:
+    elif not isinstance(data, Dataset):
         raise TypeError(f"data: expected a tensor or a Dataset, got {type(data).__name__}.")
-    device = next(model.parameters()).device
-    with model_state_guard(model), torch.no_grad():
-        out = [model(images.to(device)).cpu() for images in batches]
-    if not out:
-        raise ValueError("data: no images.")
-    return torch.cat(out)
+    return models.logits(model, data, batch_size)
 
 
 # --- threshold and rates ----------------------------------------------------------------
