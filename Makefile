@@ -10,7 +10,6 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
-CHAPTERS := generalization robustness fairness backdoor ood sparsity causal
 
 .PHONY: help env book test test-fast labs grade autograde feedback grades summary \
         browser sandbox clean

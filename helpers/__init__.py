@@ -2,12 +2,16 @@
 
 Core modules (any chapter may use them; they never import a chapter module):
 
+- ``checks``    argument checks with messages that name the argument
 - ``profiles``  the one table of tiny / quick / full settings
 - ``paths``     data and output directories, results files
 - ``data``      dataset registry: real loaders and embedded stand-ins, same API;
                 ``data.downloads`` fetches and verifies the real files
-- ``models``    small CNN, CIFAR-style ResNet-18, torchvision ResNet-18
-- ``train``     seeding, ``fit`` with progress bar and history, evaluation
+- ``models``    small CNN, CIFAR-style ResNet-18, torchvision ResNet-18, and the model
+                internals: layers by name, hooks that remove themselves (``capture``),
+                the state guard, the one batched-inference loop (``logits``)
+- ``train``     seeding, the one training loop ``fit`` (custom steps, checkpoints),
+                evaluation
 - ``attacks``   adversarial attacks: FGSM, PGD/BIM, DeepFool, JSMA, transfer
 - ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
@@ -19,3 +23,7 @@ the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
 ``concepts``, ``causal_plots`` and the Fashion-MNIST data in ``data.fashion``). Instructor
 tools: ``grading``.
 """
+
+#: The chapters, in reading order: the folder names under book/, solutions/ and labs/,
+#: the nbgrader assignment ids and the output folders.
+CHAPTERS = ("generalization", "robustness", "fairness", "backdoor", "ood", "sparsity", "causal")

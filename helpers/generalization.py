@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from helpers import data as datasets
 from helpers.losses import LabelSmoothingCrossEntropy
-from helpers.models import build_model, freeze_all_but_head
-from helpers.train import evaluate_domains, fit, pretrained_model, set_seed
+from helpers.models import Classifier, build_model, freeze_all_but_head, replace_head
+from helpers.paths import output_dir
+from helpers.train import evaluate_domains, fit, set_seed
 
 #: The training choices of the chapter and their baseline values.
 CHOICES = {
@@ -18,7 +19,7 @@ CHOICES = {
     "dropout": 0.0,           # dropout probability before the head
     "label_smoothing": 0.0,   # alpha of the label-smoothing loss (0 = plain cross-entropy)
     "augment": False,         # digit-safe augmentation (no flips)
-    "pretrained": False,      # start from pretrained weights (see train.pretrained_model)
+    "pretrained": False,      # start from pretrained weights (see pretrained_model)
     "optimizer": "sgd",       # "sgd" (momentum 0.9) or "adam"
 }
 
@@ -65,3 +66,29 @@ def finetune_head(model, target_train, test_sets: dict, profile, seed: int = 0,
                   batch_size=min(profile.batch_size, len(target_train)), optimizer="adam",
                   lr=profile.adam_lr, seed=seed, progress=progress, desc="fine-tune head")
     return history, evaluate_domains(model, test_sets)
+
+
+def pretrained_model(profile, num_classes: int = 10, batchnorm: bool = True,
+                     dropout: float = 0.0, seed: int = 0, progress: bool = True) -> Classifier:
+    """The profile's model with pretrained weights and a fresh ``num_classes`` head.
+
+    ``profile.pretraining`` says what "pretrained" means: ``"imagenet"`` loads torchvision's
+    ImageNet weights (network needed once); ``"letters"`` trains the backbone on the
+    embedded printed-letters task (26 classes; cached under ``outputs/pretrained/``), an
+    offline stand-in for ImageNet pretraining.
+    """
+    if profile.pretraining == "imagenet":
+        return build_model(profile.model, num_classes, profile.width, batchnorm, dropout,
+                           imagenet_weights=True)
+    if profile.pretraining != "letters":
+        raise ValueError(f"profile.pretraining={profile.pretraining!r}: expected 'imagenet' or 'letters'.")
+    set_seed(seed)
+    model = build_model(profile.model, 26, profile.width, batchnorm, dropout)
+    letters = datasets.load("letters", "train", size=profile.train_size, seed=seed,
+                            source="standin")
+    name = f"letters-{profile.model}-w{profile.width}-bn{int(batchnorm)}-n{len(letters)}-s{seed}.pt"
+    fit(model, letters, epochs=profile.epochs, batch_size=profile.batch_size, optimizer="adam",
+        lr=profile.adam_lr, seed=seed, checkpoint=output_dir("pretrained") / name,
+        progress=progress, desc="pretrain on letters")
+    set_seed(seed)  # the same new head whether the backbone was trained or loaded
+    return replace_head(model, num_classes)

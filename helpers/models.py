@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from helpers.checks import check_module, check_positive_int
+
 MODELS = ("small_cnn", "resnet18_cifar", "resnet18")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -191,7 +193,66 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-# --- model state and features ---------------------------------------------------------
+# --- model internals: layers, hooks, state, batched inference ------------------------------
+
+def get_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
+    """The submodule ``layer`` of ``model``: given as a module of the model or as its
+    dotted name (``"features.relu2"``, as in ``model.named_modules()``)."""
+    check_module("model", model)
+    if isinstance(layer, nn.Module):
+        if not any(layer is module for module in model.modules()):
+            raise ValueError(f"layer: {type(layer).__name__} is not a module of the model.")
+        return layer
+    if isinstance(layer, str):
+        try:
+            return model.get_submodule(layer)
+        except AttributeError:
+            names = [name for name, _ in model.named_modules() if name]
+            raise ValueError(f"layer={layer!r}: no such submodule; e.g. {names[:8]}.") from None
+    raise TypeError(f"layer: expected a module or its dotted name, got {type(layer).__name__}.")
+
+
+@contextmanager
+def forward_hook(module: nn.Module, hook, *, pre: bool = False):
+    """Within the block, ``hook`` runs on every forward pass of ``module``; removed after.
+
+    ``hook(module, inputs, output)`` (or ``hook(module, inputs)`` with ``pre=True``) may
+    return a replacement output (inputs), as in ``nn.Module.register_forward_hook``. The
+    handle is removed when the block ends, also when it raises.
+    """
+    check_module("module", module)
+    handle = (module.register_forward_pre_hook(hook) if pre
+              else module.register_forward_hook(hook))
+    try:
+        yield handle
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def capture(module: nn.Module, *, what: str = "output", detach: bool = True,
+            to_cpu: bool = False):
+    """Record what ``module`` outputs (or, ``what="input"``, its first input) in each
+    forward pass inside the block: yields a list that grows by one tensor per pass.
+
+    ``detach=False`` keeps the graph (to take gradients with respect to the capture).
+    The hook is removed when the block ends, also when it raises.
+    """
+    if what not in ("output", "input"):
+        raise ValueError(f"what={what!r}: expected 'output' or 'input'.")
+    captured: list[torch.Tensor] = []
+
+    def keep(tensor: torch.Tensor) -> None:
+        tensor = tensor.detach() if detach else tensor
+        captured.append(tensor.cpu() if to_cpu else tensor)
+
+    if what == "output":
+        hook, pre = (lambda _module, _inputs, output: keep(output)), False
+    else:
+        hook, pre = (lambda _module, inputs: keep(inputs[0])), True
+    with forward_hook(module, hook, pre=pre):
+        yield captured
+
 
 @contextmanager
 def model_state_guard(model: nn.Module):
@@ -199,14 +260,12 @@ def model_state_guard(model: nn.Module):
 
     Restores every module's own ``training`` flag (a model may mix modes, e.g. frozen
     BatchNorm layers in eval inside a training model) and every parameter's
-    ``requires_grad``, and removes module hooks (forward, forward-pre, backward) added to
-    ``model`` inside the block, whether the block returns or raises.
+    ``requires_grad``, whether the block returns or raises. Hooks are not this guard's
+    business: register them with :func:`forward_hook` or :func:`capture`, which remove
+    their own.
     """
     modes = [(module, module.training) for module in model.modules()]
     flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    hook_tables = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-    hooks = [(table, dict(table)) for module in model.modules()
-             for table in (getattr(module, name) for name in hook_tables)]
     try:
         model.eval()
         for parameter, _ in flags:
@@ -218,54 +277,70 @@ def model_state_guard(model: nn.Module):
             module.training = training
         for parameter, requires_grad in flags:
             parameter.requires_grad_(requires_grad)
-        for table, before in hooks:
-            for key in set(table) - set(before):
-                del table[key]
 
 
-def image_batches(data: torch.Tensor | Dataset, batch_size: int = 256):
-    """Yield the images of ``data`` in batches, in order: slices of a tensor of images
-    (N, C, H, W), or the images of a dataset of (image, label) pairs."""
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def batches(data: torch.Tensor | Dataset, batch_size: int = 256):
+    """Yield ``(images, labels)`` of ``data`` in order: slices of a tensor of images
+    (N, C, H, W), with ``labels`` None, or the batches of a dataset of (image, label) pairs."""
+    check_positive_int("batch_size", batch_size)
     if isinstance(data, torch.Tensor):
         for start in range(0, len(data), batch_size):
-            yield data[start:start + batch_size]
+            yield data[start:start + batch_size], None
+    elif isinstance(data, Dataset):
+        for images, labels in DataLoader(data, batch_size=batch_size, shuffle=False):
+            yield images, torch.as_tensor(labels)
     else:
-        for images, _ in DataLoader(data, batch_size=batch_size, shuffle=False):
-            yield images
+        raise TypeError(f"data: expected a tensor of images or a Dataset, got "
+                        f"{type(data).__name__}.")
 
 
-def logits(model: nn.Module, data: torch.Tensor | Dataset, batch_size: int = 256) -> torch.Tensor:
-    """The model's outputs (N, K) on CPU for images in [0, 1] (a tensor or a dataset).
+def logits(model: nn.Module, data: torch.Tensor | Dataset, batch_size: int = 256, *,
+           with_labels: bool = False):
+    """The model's outputs (N, K) on CPU for images in [0, 1] (a tensor or a dataset);
+    with ``with_labels=True``, the pair ``(logits, labels)`` (labels (N,) of a dataset).
 
-    Runs in eval mode without gradients; the model's modes and flags are restored. Hooks
-    registered before the call stay active (that is how interventions are applied).
+    This is the kit's one batched-inference loop. It runs in eval mode without
+    gradients and restores the model's modes and flags. Hooks registered before the call
+    stay active: that is how interventions and :func:`capture` read or change a pass.
     """
-    device = next(model.parameters()).device
+    device = model_device(model)
+    outputs, labels = [], []
     with model_state_guard(model), torch.no_grad():
-        out = [model(images.to(device)).cpu() for images in image_batches(data, batch_size)]
-    if not out:
+        for images, targets in batches(data, batch_size):
+            outputs.append(model(images.to(device)).cpu())
+            if targets is not None:
+                labels.append(targets)
+    if not outputs:
         raise ValueError("data: no images.")
-    return torch.cat(out)
+    if not with_labels:
+        return torch.cat(outputs)
+    if not labels:
+        raise ValueError("with_labels=True needs a dataset of (image, label) pairs, "
+                         "not a tensor of images.")
+    return torch.cat(outputs), torch.cat(labels)
 
 
-def penultimate_features(model: nn.Module, data: torch.Tensor | Dataset, layer: nn.Module | None = None,
-                         batch_size: int = 256) -> torch.Tensor:
+def penultimate_features(model: nn.Module, data: torch.Tensor | Dataset,
+                         layer: nn.Module | None = None, batch_size: int = 256) -> torch.Tensor:
     """The inputs of ``layer`` (default ``model.fc``, the head): float features (N, D) on CPU.
 
     ``data`` is a tensor of images (N, C, H, W) in [0, 1] or a dataset of (image, label)
-    pairs. Read with a forward pre-hook, in eval mode without gradients; the hook is
-    removed and the model's state restored afterwards (also on error).
+    pairs. Read with :func:`capture` during :func:`logits`; the hook is removed and the
+    model's state restored afterwards (also on error).
     """
     layer = layer if layer is not None else getattr(model, "fc", None)
     if not isinstance(layer, nn.Module):
         raise ValueError("layer: pass the module whose input is the embedding "
                          "(the model has no `fc` head).")
-    device = next(model.parameters()).device
-    captured = []
-    with model_state_guard(model), torch.no_grad():
-        layer.register_forward_pre_hook(lambda module, inputs: captured.append(inputs[0].cpu()))
-        for images in image_batches(data, batch_size):
-            model(images.to(device))
-    if not captured:
-        raise ValueError("data: no images to read features from.")
+    with capture(layer, what="input", to_cpu=True) as captured:
+        logits(model, data, batch_size)
     return torch.cat(captured).flatten(1)

@@ -11,7 +11,8 @@ overrides the notebook's value; that is how an instructor publishes a ``quick`` 
 - ``full``: one GPU. The setups of the course's reports (ResNet-18, all data).
 
 Settings shared by every chapter sit at the top level of a profile; settings of one
-chapter sit under the chapter's name.
+chapter sit under the chapter's name. :data:`DEFAULTS` holds every setting once (the
+``tiny`` values); :data:`OVERRIDES` says what ``quick`` and ``full`` change.
 """
 
 from __future__ import annotations
@@ -21,90 +22,77 @@ from types import MappingProxyType, SimpleNamespace
 
 PROFILE_ENV_VAR = "TAI_PROFILE"
 
-PROFILES = MappingProxyType({
-    "tiny": {
-        "data_source": "standin",    # "auto" = real if downloaded, else the stand-in
-        "train_size": 2000,          # per training set; None = everything
-        "test_size": 500,
-        "model": "small_cnn",
-        "width": 8,                  # channels of the first conv layer (small_cnn)
-        "batch_size": 32,
-        "epochs": 4,
-        "sgd_lr": 0.01,
-        "adam_lr": 2e-3,
-        "lr_gamma": 0.9,             # ExponentialLR decay per epoch
-        "pretraining": "letters",    # what "pretrained" means: see helpers.models
-        "generalization": {"finetune_size": 200, "finetune_epochs": 15},
-        # leave-one-class-out on CIFAR-10 (9 ID classes); far OOD = SVHN test + noise
-        "ood": {"model": "small_cnn", "width": 16, "train_size": 4000, "test_size": 1000,
-                "far_size": 500, "epochs": 5, "batch_size": 32, "lr": 2e-3,
-                "lr_gamma": 0.9, "augment": False, "held_out": ("frog", "cat"), "tpr": 0.95},
-        # chapter 6: models of helpers.sparsity; λ of each weight penalty; λs of the
-        # activation penalty on the single-layer CNN; sample sizes of the attack,
-        # stability (SSD) and trustworthiness experiments
-        "sparsity": {"arch": "cam_cnn", "width": 8, "epochs": 5, "lr": 5e-3,
-                     "lambdas": {"L1": 2e-4, "L2": 1e-3, "ElasticNet": 3e-4}, "alpha": 0.5,
-                     "density_width": 16, "density_epochs": 3,
-                     "density_lambdas": [0, 1e-6, 1e-5, 1e-4], "attack_size": 48,
-                     "eps": 4 / 255, "pgd_steps": 5, "deepfool_iter": 20,
-                     "stability_size": 64, "sigma": 0.5, "cue_size": 6, "cue_epochs": 4,
-                     "trust_size": 100, "top_fraction": 0.05},
-        "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
-                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
-                       "curve_size": 200, "map_size": 300, "map_method": "tsne"},
-        # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
-        # the sweep multiplies the λs (0 = no adversary in the game)
-        "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,
-                     "iterations": 150, "batch_size": 128, "lr": 1e-3,
-                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.05, 1]},
-        "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
-                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
-                     "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
-                     "epsilon": 0.1},
-        "causal": {"train_size": 2000, "test_size": 300, "width": 16, "epochs": 10,
-                   "batch_size": 32, "adam_lr": 3e-3, "seeds": [0, 1], "eps": 0.3,
-                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 12, "jsma_gamma": 0.1,
-                   "bins": 5, "concepts": 4, "concept_layer": "features.pool1",
-                   "concept_size": 640, "concept_epochs": 10, "map_size": 3},
-    },
+#: Every setting, with its ``tiny`` value.
+DEFAULTS = {
+    "data_source": "standin",    # "auto" = real if downloaded, else the stand-in
+    "train_size": 2000,          # per training set; None = everything
+    "test_size": 500,
+    "model": "small_cnn",
+    "width": 8,                  # channels of the first conv layer (small_cnn)
+    "batch_size": 32,
+    "epochs": 4,
+    "sgd_lr": 0.01,
+    "adam_lr": 2e-3,
+    "lr_gamma": 0.9,             # ExponentialLR decay per epoch
+    "pretraining": "letters",    # what "pretrained" means: see helpers.models
+    "generalization": {"finetune_size": 200, "finetune_epochs": 15},
+    # leave-one-class-out on CIFAR-10 (9 ID classes); far OOD = SVHN test + noise
+    "ood": {"model": "small_cnn", "width": 16, "train_size": 4000, "test_size": 1000,
+            "far_size": 500, "epochs": 5, "batch_size": 32, "lr": 2e-3,
+            "lr_gamma": 0.9, "augment": False, "held_out": ("frog", "cat"), "tpr": 0.95},
+    # chapter 6: models of helpers.sparsity; λ of each weight penalty; λs of the
+    # activation penalty on the single-layer CNN; sample sizes of the attack,
+    # stability (SSD) and trustworthiness experiments
+    "sparsity": {"arch": "cam_cnn", "width": 8, "epochs": 5, "lr": 5e-3,
+                 "lambdas": {"L1": 2e-4, "L2": 1e-3, "ElasticNet": 3e-4}, "alpha": 0.5,
+                 "density_width": 16, "density_epochs": 3,
+                 "density_lambdas": [0, 1e-6, 1e-5, 1e-4], "attack_size": 48,
+                 "eps": 4 / 255, "pgd_steps": 5, "deepfool_iter": 20,
+                 "stability_size": 64, "sigma": 0.5, "cue_size": 6, "cue_epochs": 4,
+                 "trust_size": 100, "top_fraction": 0.05},
+    "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
+                   "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
+                   "curve_size": 200, "map_size": 300, "map_method": "tsne"},
+    # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
+    # the sweep multiplies the λs (0 = no adversary in the game)
+    "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,
+                 "iterations": 150, "batch_size": 128, "lr": 1e-3,
+                 "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.05, 1]},
+    "backdoor": {"image_size": 32, "trigger_size": 4, "trigger_alpha": 1.0,
+                 "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
+                 "epochs": 6, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
+                 "epsilon": 0.1},
+    "causal": {"train_size": 2000, "test_size": 300, "width": 16, "epochs": 10,
+               "batch_size": 32, "adam_lr": 3e-3, "seeds": [0, 1], "eps": 0.3,
+               "steps": 10, "mask_fraction": 0.1, "jsma_size": 12, "jsma_gamma": 0.1,
+               "bins": 5, "concepts": 4, "concept_layer": "features.pool1",
+               "concept_size": 640, "concept_epochs": 10, "map_size": 3},
+}
+
+#: What ``quick`` and ``full`` change; ``tiny`` is :data:`DEFAULTS` as it stands.
+OVERRIDES = {
+    "tiny": {},
     "quick": {
         "data_source": "auto",
         "train_size": 5000,
         "test_size": 2000,
-        "model": "small_cnn",
         "width": 16,
-        "batch_size": 32,
         "epochs": 5,
-        "sgd_lr": 0.01,
-        "adam_lr": 2e-3,
-        "lr_gamma": 0.9,
-        "pretraining": "letters",
         "generalization": {"finetune_size": 800, "finetune_epochs": 10},
-        "ood": {"model": "small_cnn", "width": 16, "train_size": 10000, "test_size": 2000,
-                "far_size": 2000, "epochs": 8, "batch_size": 64, "lr": 2e-3,
-                "lr_gamma": 0.9, "augment": True, "held_out": ("frog", "cat"), "tpr": 0.95},
-        "sparsity": {"arch": "cam_cnn", "width": 16, "epochs": 8, "lr": 3e-3,
-                     "lambdas": {"L1": 2e-4, "L2": 1e-3, "ElasticNet": 3e-4}, "alpha": 0.5,
-                     "density_width": 16, "density_epochs": 5,
+        "ood": {"train_size": 10000, "test_size": 2000, "far_size": 2000, "epochs": 8,
+                "batch_size": 64, "augment": True},
+        "sparsity": {"width": 16, "epochs": 8, "lr": 3e-3, "density_epochs": 5,
                      "density_lambdas": [0, 1e-7, 1e-6, 1e-5, 1e-4], "attack_size": 200,
-                     "eps": 4 / 255, "pgd_steps": 10, "deepfool_iter": 50,
-                     "stability_size": 200, "sigma": 0.5, "cue_size": 6, "cue_epochs": 5,
-                     "trust_size": 500, "top_fraction": 0.05},
-        "robustness": {"eps": 6 / 255, "pgd_steps": 10, "train_pgd_steps": 3,
-                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
-                       "curve_size": 500, "map_size": 500, "map_method": "umap"},
-        "fairness": {"size": None, "pretrain_epochs": 2, "adversary_epochs": 5,
-                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
-                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.5, 1]},
-        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
-                     "source_class": 1, "target_class": 0, "poison_fraction": 0.1,
-                     "epochs": 10, "batch_size": 64, "adam_lr": 2e-3, "adaptive_lambda": 1.0,
-                     "epsilon": 0.1},
-        "causal": {"train_size": 10000, "test_size": 1000, "width": 16, "epochs": 10,
-                   "batch_size": 100, "adam_lr": 1e-3, "seeds": [0, 1, 2], "eps": 0.3,
-                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 100, "jsma_gamma": 0.1,
-                   "bins": 10, "concepts": 8, "concept_layer": "features.pool1",
-                   "concept_size": 5000, "concept_epochs": 10, "map_size": 3},
+                     "pgd_steps": 10, "deepfool_iter": 50, "stability_size": 200,
+                     "cue_epochs": 5, "trust_size": 500},
+        "robustness": {"pgd_steps": 10, "train_pgd_steps": 3, "curve_size": 500,
+                       "map_size": 500, "map_method": "umap"},
+        "fairness": {"size": None, "pretrain_epochs": 2, "iterations": 200,
+                     "sweep": [0, 0.5, 1]},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "epochs": 10},
+        "causal": {"train_size": 10000, "test_size": 1000, "batch_size": 100,
+                   "adam_lr": 1e-3, "seeds": [0, 1, 2], "jsma_size": 100, "bins": 10,
+                   "concepts": 8, "concept_size": 5000},
     },
     "full": {
         "data_source": "real",
@@ -122,32 +110,43 @@ PROFILES = MappingProxyType({
         # the reports' setup: CIFAR-style ResNet-18, Adam 1e-3, ExponentialLR 0.95, 200 epochs
         "ood": {"model": "resnet18_cifar", "width": 1.0, "train_size": None, "test_size": None,
                 "far_size": None, "epochs": 200, "batch_size": 128, "lr": 1e-3,
-                "lr_gamma": 0.95, "augment": True, "held_out": ("frog", "cat"), "tpr": 0.95},
+                "lr_gamma": 0.95, "augment": True},
         # the penalties are sums over all kernels: λ shrinks with the parameter count
         "sparsity": {"arch": "resnet18_cifar", "width": 1.0, "epochs": 30, "lr": 1e-3,
-                     "lambdas": {"L1": 1e-6, "L2": 5e-4, "ElasticNet": 2e-6}, "alpha": 0.5,
+                     "lambdas": {"L1": 1e-6, "L2": 5e-4, "ElasticNet": 2e-6},
                      "density_width": 32, "density_epochs": 10,
                      "density_lambdas": [0, 1e-7, 1e-6, 1e-5, 1e-4], "attack_size": 500,
                      "eps": 8 / 255, "pgd_steps": 20, "deepfool_iter": 50,
-                     "stability_size": 1000, "sigma": 0.5, "cue_size": 6, "cue_epochs": 8,
-                     "trust_size": 1000, "top_fraction": 0.05},
+                     "stability_size": 1000, "cue_epochs": 8, "trust_size": 1000},
         "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
-                       "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                        "curve_size": 1000, "map_size": 1000, "map_method": "umap"},
-        "fairness": {"size": None, "pretrain_epochs": 2, "adversary_epochs": 5,
-                     "iterations": 200, "batch_size": 128, "lr": 1e-3,
-                     "balanced": False, "lambdas": {"race": 100, "sex": 50}, "sweep": [0, 0.1, 0.25, 0.5, 1, 2]},
-        "backdoor": {"image_size": 64, "trigger_size": 6, "trigger_alpha": 1.0,
-                     "source_class": 1, "target_class": 0, "poison_fraction": 1.0,
-                     "epochs": 10, "batch_size": 128, "adam_lr": 1e-4, "adaptive_lambda": 1.0,
-                     "epsilon": 0.5},
+        "fairness": {"size": None, "pretrain_epochs": 2, "iterations": 200,
+                     "sweep": [0, 0.1, 0.25, 0.5, 1, 2]},
+        "backdoor": {"image_size": 64, "trigger_size": 6, "poison_fraction": 1.0,
+                     "epochs": 10, "batch_size": 128, "adam_lr": 1e-4, "epsilon": 0.5},
         "causal": {"train_size": None, "test_size": None, "width": 32, "epochs": 20,
-                   "batch_size": 100, "adam_lr": 1e-3, "seeds": [0, 1, 2, 3, 4], "eps": 0.3,
-                   "steps": 10, "mask_fraction": 0.1, "jsma_size": 500, "jsma_gamma": 0.1,
-                   "bins": 10, "concepts": 8, "concept_layer": "features.pool1",
-                   "concept_size": 20000, "concept_epochs": 20, "map_size": 3},
+                   "batch_size": 100, "adam_lr": 1e-3, "seeds": [0, 1, 2, 3, 4],
+                   "jsma_size": 500, "bins": 10, "concepts": 8, "concept_size": 20000,
+                   "concept_epochs": 20},
     },
-})
+}
+
+
+def _merged(overrides: dict) -> dict:
+    """:data:`DEFAULTS` with ``overrides`` applied (chapter sections merged key by key)."""
+    unknown = [key for key in overrides if key not in DEFAULTS]
+    unknown += [f"{key}.{sub}" for key, value in overrides.items() if isinstance(value, dict)
+                for sub in value if sub not in DEFAULTS.get(key, {})]
+    if unknown:
+        raise KeyError(f"profile overrides name unknown settings: {unknown}")
+    return {key: ({**value, **overrides.get(key, {})} if isinstance(value, dict)
+                  else overrides.get(key, value))
+            for key, value in DEFAULTS.items()}
+
+
+#: Every profile in full: ``{name: settings}``, read-only.
+PROFILES = MappingProxyType({name: MappingProxyType(_merged(changes))
+                             for name, changes in OVERRIDES.items()})
 
 
 def get_profile(name: str = "tiny") -> SimpleNamespace:

@@ -1,8 +1,17 @@
 """Shared fixtures: isolated data/output folders for every test, and the session's one
-book build, whose executed walkthroughs also feed the notebook fidelity checks."""
+book build, whose executed walkthroughs also feed the chapters' result checks
+(``tests/test_results_<chapter>.py``).
+
+To check one chapter's results without the book build, run its walkthrough yourself and
+point ``$TAI_RESULTS_DIR`` at the outputs folder::
+
+    TAI_OUTPUT_DIR=/tmp/out papermill book/ood/ood.ipynb /tmp/ood.ipynb
+    TAI_RESULTS_DIR=/tmp/out pytest tests/test_results_ood.py
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "_build" / "artifacts"      # build log and screenshots (gitignored)
 BUILD_TIMEOUT = 2400  # seconds; the tiny book builds in a few minutes on 2 cores
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RESULTS_ENV_VAR = "TAI_RESULTS_DIR"
 EXECUTED = re.compile(r"(\S+\.ipynb): Executed notebook in ([0-9.]+) seconds")
 
 
@@ -92,3 +102,22 @@ def book_build(tmp_path_factory):
     return SimpleNamespace(returncode=returncode, log=log, log_path=log_path,
                            html=out / "_build" / "html", outputs=out / "outputs",
                            seconds=seconds, executed=executed, artifacts=ARTIFACTS)
+
+
+@pytest.fixture(scope="session")
+def walkthrough_outputs(request) -> Path:
+    """The folder holding ``<chapter>/results-tiny.json``: ``$TAI_RESULTS_DIR`` when set,
+    else the outputs of the session's book build."""
+    if os.environ.get(RESULTS_ENV_VAR):
+        return Path(os.environ[RESULTS_ENV_VAR])
+    return request.getfixturevalue("book_build").outputs
+
+
+def read_results(outputs: Path, chapter: str) -> dict:
+    """The results the chapter's walkthrough wrote (tiny profile), or a clear failure."""
+    path = outputs / chapter / "results-tiny.json"
+    if not path.exists():
+        pytest.fail(f"book/{chapter}/{chapter}.ipynb wrote no results at {path}; see the "
+                    f"book build log in {ARTIFACTS} (or run the notebook and set "
+                    f"${RESULTS_ENV_VAR}).")
+    return json.loads(path.read_text())

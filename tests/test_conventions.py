@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import CHAPTERS
+
 REPO = Path(__file__).resolve().parents[1]
-CHAPTER_NAMES = {"generalization", "robustness", "fairness", "backdoor", "ood", "sparsity", "causal"}
+CHAPTER_NAMES = set(CHAPTERS)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
 NOT_SOURCES = (".venv", "_build", "node_modules", ".ipynb_checkpoints", "submitted",

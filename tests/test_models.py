@@ -80,22 +80,67 @@ def test_imagenet_weights_without_network_give_a_clear_error(monkeypatch, tmp_pa
         models.build_model("resnet18", imagenet_weights=True)
 
 
-def test_state_guard_removes_every_kind_of_hook_and_restores_modes_on_error():
+def test_state_guard_restores_modes_and_flags_on_error():
     model = models.build_model("small_cnn", 3, width=4).train()
     model.features[0].eval()
-    kept = model.fc.register_forward_hook(lambda *args: None)
     with pytest.raises(RuntimeError, match="boom"):
         with models.model_state_guard(model):
             assert not model.training and not any(p.requires_grad for p in model.parameters())
-            model.fc.register_forward_pre_hook(lambda *args: None)
-            model.fc.register_full_backward_hook(lambda *args: None)
-            model.fc.register_full_backward_pre_hook(lambda *args: None)
             raise RuntimeError("boom")
     assert model.training and not model.features[0].training
     assert all(p.requires_grad for p in model.parameters())
-    assert list(model.fc._forward_hooks) == [kept.id]
-    assert not model.fc._forward_pre_hooks and not model.fc._backward_hooks
-    assert not model.fc._backward_pre_hooks
+
+
+def test_capture_reads_outputs_and_inputs_and_removes_its_hook_on_error():
+    model = models.build_model("small_cnn", 3, width=4).eval()
+    images = torch.rand(5, 3, 16, 16)
+    with models.capture(model.fc, what="input") as inputs, models.capture(model.fc) as outputs:
+        logits = model(images)
+        model(images)
+    assert len(inputs) == 2 and inputs[0].shape == (5, 64), [t.shape for t in inputs]
+    assert torch.equal(outputs[0], logits.detach())
+    assert not model.fc._forward_hooks and not model.fc._forward_pre_hooks
+    with pytest.raises(RuntimeError, match="boom"):
+        with models.capture(model.fc):
+            raise RuntimeError("boom")
+    assert not model.fc._forward_hooks, "capture must remove its hook when the block raises"
+    with pytest.raises(ValueError, match="what"):
+        with models.capture(model.fc, what="gradient"):
+            pass
+
+
+def test_forward_hook_can_replace_an_output():
+    model = models.build_model("small_cnn", 3, width=4).eval()
+    images = torch.rand(2, 3, 16, 16)
+    with models.forward_hook(model.fc, lambda module, inputs, output: torch.zeros_like(output)):
+        assert torch.equal(model(images), torch.zeros(2, 3))
+    assert model(images).abs().sum() > 0, "the replacement must end with the block"
+
+
+def test_get_layer_by_name_or_module():
+    model = models.build_model("small_cnn", 3, width=4)
+    assert models.get_layer(model, "features.0") is model.features[0]
+    assert models.get_layer(model, model.fc) is model.fc
+    with pytest.raises(ValueError, match="no such submodule"):
+        models.get_layer(model, "features.99")
+    with pytest.raises(ValueError, match="not a module of the model"):
+        models.get_layer(model, nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="layer"):
+        models.get_layer(model, 3)
+
+
+def test_logits_with_labels_match_the_dataset_and_restore_mode():
+    from helpers import data
+
+    model = models.build_model("small_cnn", 10, width=4).train()
+    dataset = data.load("svhn", "test", size=40, source="standin", verbose=False)
+    outputs, labels = models.logits(model, dataset, batch_size=16, with_labels=True)
+    assert outputs.shape == (40, 10) and labels.tolist() == [dataset[i][1] for i in range(40)]
+    assert model.training, "logits must restore train mode"
+    with pytest.raises(ValueError, match="with_labels"):
+        models.logits(model, torch.rand(3, 3, 32, 32), with_labels=True)
+    with pytest.raises(TypeError, match="data"):
+        models.logits(model, [1, 2, 3])
 
 
 def test_penultimate_features_reject_an_empty_input_and_a_model_without_head():

@@ -30,19 +30,19 @@ def _execute(notebook: Path, output_dir: Path) -> float:
 
 
 @pytest.fixture(scope="module")
-def walkthrough_results(book_build):
+def walkthrough_results(walkthrough_outputs):
     """{chapter: results dict} written by each walkthrough during the book build."""
     results, missing = {}, []
     for notebook in WALKTHROUGHS:
         chapter = notebook.parent.name
-        path = book_build.outputs / chapter / "results-tiny.json"
+        path = walkthrough_outputs / chapter / "results-tiny.json"
         if path.exists():
             results[chapter] = json.loads(path.read_text())
         else:
             missing.append(chapter)
     assert not missing, (
         f"walkthroughs that wrote no results in the book build: {missing}; "
-        f"see the build log {book_build.log_path}")
+        f"see the book build log under _build/artifacts")
     return results
 
 
@@ -61,26 +61,6 @@ def test_walkthrough_runs_and_records_its_data(walkthrough_results, chapter):
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.parent.name)
 def test_lab_solution_runs(notebook, tmp_path):
     print(f"\n{notebook.relative_to(REPO)}: {_execute(notebook, tmp_path):.1f} s")
-
-
-# Chapter 1, generalization: the fidelity checks of LAB_SPECS.md §1.
-
-def test_cross_domain_accuracy_is_far_below_in_domain(walkthrough_results):
-    baseline = walkthrough_results["generalization"]["ablations"]["baseline"]
-    assert baseline["SVHN"] > 0.7, "the baseline should learn its own domain"
-    assert baseline["SVHN"] - baseline["MNIST"] > 0.2
-
-
-def test_richer_domain_transfers_better_than_the_reverse(walkthrough_results):
-    results = walkthrough_results["generalization"]
-    forward_transfer = results["ablations"]["baseline"]["MNIST"]
-    assert results["reverse"]["MNIST"] > 0.7, "the reverse model should learn its own domain"
-    assert results["reverse"]["SVHN"] < forward_transfer - 0.1
-
-
-def test_finetuning_the_head_raises_target_accuracy(walkthrough_results):
-    results = walkthrough_results["generalization"]
-    assert results["finetuned"]["SVHN"] > results["reverse"]["SVHN"] + 0.05
 
 
 # Chapter 2, robustness: the fidelity checks of LAB_SPECS.md §2.

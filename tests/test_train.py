@@ -63,8 +63,76 @@ def test_checkpoint_is_loaded_instead_of_training(digits, tmp_path, capsys):
     assert path.exists() and not list(tmp_path.glob(".*tmp"))
     restored = _fresh(seed=1)
     again = train.fit(restored, digits[0], epochs=1, batch_size=32, checkpoint=path, progress=False)
-    assert again == history and "loaded run.pt" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert again == history, f"expected the saved history {history}, got {again}"
+    assert "loaded checkpoint run.pt" in out, f"expected a load notice, got {out!r}"
     assert torch.equal(restored.fc.weight, trained.fc.weight)
+
+
+def test_a_checkpoint_of_other_settings_is_not_loaded(digits, tmp_path, capsys):
+    path = tmp_path / "run.pt"
+    train.fit(_fresh(), digits[0], epochs=1, batch_size=32, checkpoint=path, progress=False)
+    retrained = _fresh(seed=1)
+    train.fit(retrained, digits[0], epochs=1, batch_size=16, checkpoint=path, progress=False)
+    out = capsys.readouterr().out
+    assert "trained with other settings" in out, f"expected a retrain notice, got {out!r}"
+    saved = torch.load(path, weights_only=False)
+    assert saved["settings"]["batch_size"] == 16, f"expected the new run saved, got {saved['settings']}"
+
+
+def test_checkpoint_path_changes_with_any_setting():
+    first = train.checkpoint_path("robustness", "standard", profile="tiny", seed=0)
+    assert first == train.checkpoint_path("robustness", "standard", seed=0, profile="tiny")
+    assert first.parent.name == "checkpoints" and first.name.startswith("standard-")
+    for changed in ({"profile": "quick", "seed": 0}, {"profile": "tiny", "seed": 1},
+                    {"profile": "tiny", "seed": 0, "eps": 0.1}):
+        other = train.checkpoint_path("robustness", "standard", **changed)
+        assert other != first, f"settings {changed} should name another file than {first.name}"
+    with pytest.raises(ValueError, match="settings"):
+        train.checkpoint_path("robustness", "standard")
+
+
+def test_a_custom_step_and_batch_source_record_their_metrics(digits):
+    model = _fresh()
+    images = torch.stack([digits[0][i][0] for i in range(64)])
+    labels = torch.tensor([digits[0][i][1] for i in range(64)])
+    seen_generators = []
+
+    def source(generator):
+        seen_generators.append(generator)
+        order = torch.randperm(64, generator=generator)
+        return [(images[chunk], labels[chunk]) for chunk in order.split(16)]
+
+    def step(model, batch):
+        batch_images, batch_labels = batch
+        embedding = model.embed(batch_images)
+        return {"loss": embedding.pow(2).mean(), "norm": embedding.norm(dim=1).mean().item(),
+                "sometimes": None}
+
+    history = train.fit(model, None, epochs=2, batches=source, step=step, progress=False)
+    assert len(seen_generators) == 2 and seen_generators[0] is seen_generators[1]
+    assert len(history["norm"]) == 2 and history["norm"][1] < history["norm"][0], history["norm"]
+    assert "sometimes" not in history, "a metric never measured should not be recorded"
+    assert all(a != a for a in history["train_acc"]), "no logits: train_acc should be NaN"
+
+
+def test_epoch_metrics_run_in_eval_mode_and_training_resumes(digits):
+    model = _fresh()
+    modes = []
+
+    def measure(model):
+        modes.append(model.training)
+        return {"bias": model.fc.bias.abs().mean().item()}
+
+    history = train.fit(model, digits[0], epochs=2, batch_size=32, epoch_metrics=measure,
+                        progress=False)
+    assert len(history["bias"]) == 2 and modes == [False, False], (history, modes)
+
+
+def test_a_custom_step_excludes_loss_fn(digits):
+    with pytest.raises(ValueError, match="custom `step`"):
+        train.fit(_fresh(), digits[0], epochs=1, step=lambda m, b: {}, loss_fn=torch.nn.MSELoss(),
+                  progress=False)
 
 
 def test_predict_returns_probabilities_and_restores_mode(digits):
