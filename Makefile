@@ -43,8 +43,10 @@ $(VENV)/.installed: pyproject.toml
 
 # The whole suite: helpers unit tests, notebook runs with the fidelity checks, the
 # grading round trip in the sandbox, conventions, the book build and the browser check.
+# Two workers: the book build (with the tests that read it) runs beside the grading
+# batch and the unit tests; the summary lists the slowest tests and seconds per file.
 test: env browser sandbox
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=20
 
 test-fast: env sandbox
 	$(BIN)/pytest -m "not slow"

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.models import model_state_guard
+from helpers.checks import check_int, check_labels, check_module, check_pixels
+from helpers.models import logits, model_device, model_state_guard
 
 __all__ = ["fgsm", "pgd", "bim", "deepfool", "jsma", "transfer_attack", "predict_labels",
            "ATTACKS", "model_state_guard"]
@@ -32,46 +33,21 @@ __all__ = ["fgsm", "pgd", "bim", "deepfool", "jsma", "transfer_attack", "predict
 # --- input checks and model state ---------------------------------------------------------
 
 def _check_model(model) -> torch.device:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
+    return model_device(check_module("model", model))
 
 
 def _check_images(images, device: torch.device) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}.")
-    if not images.is_floating_point() or images.ndim < 2 or len(images) == 0:
-        raise ValueError(f"images: expected a non-empty float tensor (N, C, H, W), got "
-                         f"{images.dtype} {tuple(images.shape)}.")
-    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
-        raise ValueError(f"images: expected pixel values in [0, 1], got "
-                         f"[{images.min().item():.4g}, {images.max().item():.4g}] "
-                         f"(normalization belongs inside the model).")
-    return images.detach().to(device)
+    return check_pixels("images", images).detach().to(device)
 
 
 def _check_labels(labels, images: torch.Tensor) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}.")
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels: expected shape ({len(images)},) to match images, got "
-                         f"{tuple(labels.shape)}.")
-    if labels.is_floating_point() or labels.is_complex():
-        raise ValueError(f"labels: expected integer class indices, got {labels.dtype}.")
-    return labels.to(images.device, torch.int64)
+    return check_labels("labels", labels, len(images)).to(images.device, torch.int64)
 
 
 def _check_eps(eps) -> float:
     if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not math.isfinite(eps) or eps < 0:
         raise ValueError(f"eps={eps!r}: expected a finite number >= 0 (pixel units, e.g. 8/255).")
     return float(eps)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name}={value!r}: expected an int >= {minimum}.")
-    return value
 
 
 def _loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -122,7 +98,7 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float
     if not isinstance(step_size, (int, float)) or not 0 <= step_size <= eps:
         raise ValueError(f"step_size={step_size!r}: expected 0 <= step_size <= eps={eps:g} "
                          f"(a larger step only gets clipped back onto the ball).")
-    steps = _check_int("steps", steps, 1)
+    steps = check_int("steps", steps, 1)
     with model_state_guard(model):
         adversarial = images.clone()
         if random_start:
@@ -162,7 +138,7 @@ def deepfool(model: nn.Module, images: torch.Tensor, *, overshoot: float = 0.02,
     images = _check_images(images, device)
     if not isinstance(overshoot, (int, float)) or not math.isfinite(overshoot) or overshoot < 0:
         raise ValueError(f"overshoot={overshoot!r}: expected a finite number >= 0.")
-    max_iter = _check_int("max_iter", max_iter, 1)
+    max_iter = check_int("max_iter", max_iter, 1)
     rows = torch.arange(len(images), device=device)
     with model_state_guard(model):
         with torch.no_grad():
@@ -197,16 +173,14 @@ ATTACKS: dict[str, Callable] = {"fgsm": fgsm, "pgd": pgd, "bim": bim, "deepfool"
 # --- evaluation ------------------------------------------------------------------------------
 
 def predict_labels(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Predicted classes (N,) int64 of ``model`` on ``images`` (N, C, H, W) in [0, 1].
-
-    Runs in eval mode without gradients, in batches; the model's state is restored.
+    """Predicted classes (N,) int64, on the images' device, of ``model`` on ``images``
+    (N, C, H, W) in [0, 1]. Eval mode without gradients, in batches
+    (:func:`helpers.models.logits`); the model's state is restored.
     """
     device = _check_model(model)
     images = _check_images(images, device)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    with model_state_guard(model), torch.no_grad():
-        return torch.cat([model(images[i:i + batch_size]).argmax(1)
-                          for i in range(0, len(images), batch_size)])
+    check_int("batch_size", batch_size, 1)
+    return logits(model, images, batch_size).argmax(1).to(images.device)
 
 
 def transfer_attack(source_model: nn.Module, target_model: nn.Module, images: torch.Tensor,

@@ -56,8 +56,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
                                      delete=False) as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+        temporary = Path(handle.name)
+        try:
+            handle.write(text)
+        except BaseException:
+            handle.close()
+            temporary.unlink(missing_ok=True)
+            raise
+    try:
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def save_results(chapter: str, profile: str, results: dict) -> Path:

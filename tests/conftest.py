@@ -121,3 +121,39 @@ def read_results(outputs: Path, chapter: str) -> dict:
                     f"book build log in {ARTIFACTS} (or run the notebook and set "
                     f"${RESULTS_ENV_VAR}).")
     return json.loads(path.read_text())
+
+
+# --- running in parallel (pytest-xdist) and the suite's own timing summary ----------------
+
+# Tests that share one expensive session/module fixture run in one xdist worker, so the
+# fixture is built once: the book build (and the results read from it) in one, each
+# grading module's course in another. `make test` runs `pytest -n 2 --dist loadgroup`.
+SHARED_FIXTURE_GROUPS = {"book_build": "book", "walkthrough_outputs": "book",
+                         "released": "grading", "batch": "grading"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, group in SHARED_FIXTURE_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per test file (setup + call + teardown, summed over its tests; with
+    workers, the files' times add up to more than the wall time)."""
+    if not _FILE_SECONDS:
+        return
+    terminalreporter.section("seconds per test file")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
+    terminalreporter.write_line(f"{sum(_FILE_SECONDS.values()):8.1f}  in all (summed)")

@@ -364,13 +364,15 @@ def test_rerun_resumes_and_serial_regrading_gives_the_same_grades(released, batc
     again = grading(released, "autograde", str(folder), "--no-progress")
     total = sum(map(len, expected.values()))
     assert again.returncode == 0 and f"{total} submission(s) already graded" in again.stdout
+    # Determinism needs a sample, not the class: three contrasting students of one lab
+    # (full marks, a tampering attempt, zero) regraded serially must score as in the batch.
     subset = tmp_path / "subset"
     for student in ("solution", "monkeypatch", "untouched"):
-        shutil.copytree(folder / student, subset / student)
+        shutil.copytree(folder / student / HOSTILE_LAB, subset / student / HOSTILE_LAB)
     start = time.monotonic()
     serial = grading(released, "autograde", str(subset), "--force", "--jobs", "1",
-                     "--timeout", str(TIMEOUT), "--no-progress")
-    print(f"serial regrade of 3 students: {time.monotonic() - start:.1f} s")
+                     "--lab", HOSTILE_LAB, "--timeout", str(TIMEOUT), "--no-progress")
+    print(f"serial regrade of 3 {HOSTILE_LAB} submissions: {time.monotonic() - start:.1f} s")
     assert serial.returncode == 0, serial.stdout + serial.stderr
     after = {lab: gradebook_scores(released, lab) for lab in expected}
     assert after == before
@@ -459,16 +461,16 @@ def test_merge_flags_edits_deletions_and_keeps_added_cells():
 
 
 def test_failures_in_hidden_lines_are_reported_without_details():
-    from helpers.grading.batch import _test_result
+    from helpers.grading.batch import cell_outcome
     from helpers.grading.execute import CellResult
     text = ("assert f(1) == 1, 'visible'\n### BEGIN HIDDEN TESTS\n"
             "assert f(2) == 4, 'secret value 4'\n### END HIDDEN TESTS")
     cell = {"cell_type": "code", "source": text,
             "metadata": {"nbgrader": {"grade": True, "grade_id": "t", "points": 2}}}
     assert list(notebooks.hidden_lines(text)) == [2, 3, 4]
-    visible = _test_result(cell, CellResult(0, "error", "AssertionError", "visible", 1))
-    hidden = _test_result(cell, CellResult(0, "error", "AssertionError", "secret value 4", 3))
-    passed = _test_result(cell, CellResult(0, "ok"))
+    visible = cell_outcome(cell, CellResult(0, "error", "AssertionError", "visible", 1))
+    hidden = cell_outcome(cell, CellResult(0, "error", "AssertionError", "secret value 4", 3))
+    passed = cell_outcome(cell, CellResult(0, "ok"))
     assert visible == {"points": 0.0, "max": 2.0, "status": "failed",
                        "detail": "line 1: AssertionError: visible"}
     assert hidden["detail"] == "a hidden test failed" and "secret" not in json.dumps(hidden)

@@ -68,13 +68,13 @@ def grade_one(lab: Lab, sub: Submission, limits: sandbox.Limits, slot: int,
             continue
         result["cells"][str(index)] = vars(outcome)
         if role(cell) == "test":
-            result["tests"][meta(cell)["grade_id"]] = _test_result(cell, outcome)
+            result["tests"][meta(cell)["grade_id"]] = cell_outcome(cell, outcome)
     timeouts = sum(c["status"] == "timeout" for c in result["cells"].values())
     result["status"] = "ok" + (f", {timeouts} cell(s) timed out" if timeouts else "")
     return result
 
 
-def _test_result(cell: dict, outcome: execute.CellResult) -> dict:
+def cell_outcome(cell: dict, outcome: execute.CellResult) -> dict:
     """Points and a student-safe explanation: details only for failures in visible lines."""
     points = float(meta(cell).get("points", 0))
     passed = outcome.status == "ok"
