@@ -16,11 +16,12 @@ Core modules (any chapter may use them; they never import a chapter module):
 - ``losses``    losses written out for teaching (label smoothing, circle loss)
 - ``plots``     training curves, image grids, comparison bars
 
-Chapter modules: ``generalization``, ``robustness``, ``fairness`` and ``debiasing`` (with
-the UCI Adult data in ``data.adult``), ``backdoor`` (with ``backdoor_detect``,
-``backdoor_adaptive``, ``backdoor_plots``), ``ood`` (with ``ood_plots``), ``sparsity``
-(with ``regularization``, ``attribution``, ``sparsity_plots``), ``causal`` (with
-``concepts``, ``causal_plots`` and the Fashion-MNIST data in ``data.fashion``). Instructor
+Chapter modules, each chapter's figures in its own ``<chapter>_plots`` module:
+``generalization``; ``robustness`` (``robustness_plots``); ``fairness`` with ``debiasing``
+(``fairness_plots``; the UCI Adult table: ``data.load("adult")``); ``backdoor`` with
+``backdoor_detect`` and ``backdoor_adaptive`` (``backdoor_plots``); ``ood`` (``ood_plots``);
+``sparsity`` with ``regularization`` and ``attribution`` (``sparsity_plots``); ``causal``
+with ``concepts`` (``causal_plots``; Fashion-MNIST in ``data.fashion``). Instructor
 tools: ``grading``.
 """
 

@@ -4,9 +4,11 @@ Every map is a float tensor (N, H, W) at the input's resolution. Maps are compar
 after the same normalization, :func:`normalize_maps` (min-max per map to [0, 1]), which
 every method here applies last. ``layer`` is the convolutional module whose output
 feature maps ``A`` (N, K, h, w) the class-activation methods read; ``targets`` are the
-classes explained (default: the predicted ones). The model is put in eval mode with
-frozen parameters for the computation, and its modes, ``requires_grad`` flags and hooks
-are restored afterwards, also on error (:func:`helpers.models.model_state_guard`).
+classes explained (default: the predicted ones); ``layer`` may also be given by its dotted
+name (:func:`helpers.models.get_layer`). The model is put in eval mode with frozen
+parameters for the computation, and its modes and ``requires_grad`` flags are restored
+afterwards (:func:`helpers.models.model_state_guard`); the feature maps are read with
+:func:`helpers.models.capture`, whose hook is removed when its block ends, also on error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from helpers import models
+from helpers.checks import check_fraction, check_images, check_module, check_positive_int
 from helpers.models import model_state_guard
 
 
@@ -39,39 +43,38 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _activations_and_gradients(model, images, layer, targets):
-    """Feature maps A (N, K, h, w) of ``layer``, ∂Y^c/∂A, logits and the explained classes."""
-    captured = []
-    layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
-    logits = model(images.clone().requires_grad_(True))
+    """Feature maps A (N, K, h, w) of ``layer`` and the gradients ∂Y^c/∂A (same shape)."""
+    with models.capture(layer, detach=False) as captured:  # the graph, for ∂Y^c/∂A
+        logits = model(images.clone().requires_grad_(True))
     if len(captured) != 1 or captured[0].ndim != 4:
         raise ValueError("layer: expected a module that runs once per forward pass and "
                          "outputs feature maps (N, K, h, w).")
     targets = logits.argmax(1) if targets is None else targets
     score = logits.gather(1, targets.view(-1, 1)).sum()
     gradients, = torch.autograd.grad(score, captured[0])
-    return captured[0].detach(), gradients, logits.detach(), targets
+    return captured[0].detach(), gradients
 
 
-def grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module,
+def grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
              targets: torch.Tensor | None = None) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al. 2017): ``L^c = ReLU(Σₖ w_k^c A^k)``, w = mean over i, j of
     ∂Y^c/∂A^k_ij; upsampled bilinearly to the image size and normalized. Returns (N, H, W)."""
-    images, targets = _check_inputs(model, images, layer, targets)
+    images, layer, targets = _check_inputs(model, images, layer, targets)
     with model_state_guard(model):
-        activations, gradients, _, _ = _activations_and_gradients(model, images, layer, targets)
+        activations, gradients = _activations_and_gradients(model, images, layer, targets)
     weights = gradients.mean(dim=(2, 3), keepdim=True)
     maps = F.relu((weights * activations).sum(1))
     return normalize_maps(upsample(maps, images.shape[-2:]))
 
 
-def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module,
+def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
                        targets: torch.Tensor | None = None) -> torch.Tensor:
     """Grad-CAM++ (Chattopadhay et al. 2018) with the usual closed form of its weights:
     ``α = g² / (2g² + Σ_ab A_ab · g³)``, ``w_k = Σ_ij α_ij ReLU(g_ij)``, g = ∂Y^c/∂A.
     Returns normalized maps (N, H, W) like :func:`grad_cam`."""
-    images, targets = _check_inputs(model, images, layer, targets)
+    images, layer, targets = _check_inputs(model, images, layer, targets)
     with model_state_guard(model):
-        activations, gradients, _, _ = _activations_and_gradients(model, images, layer, targets)
+        activations, gradients = _activations_and_gradients(model, images, layer, targets)
     squared = gradients.pow(2)
     total = activations.sum(dim=(2, 3), keepdim=True)
     alpha = squared / (2 * squared + total * squared * gradients + 1e-6)
@@ -81,7 +84,7 @@ def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module,
     return normalize_maps(upsample(maps, images.shape[-2:]))
 
 
-def cam(model: nn.Module, images: torch.Tensor, layer: nn.Module,
+def cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
         targets: torch.Tensor | None = None, normalize: bool = True) -> torch.Tensor:
     """Class activation map (Zhou et al. 2016): ``M^c = Σₖ w_k^c A^k``.
 
@@ -90,17 +93,17 @@ def cam(model: nn.Module, images: torch.Tensor, layer: nn.Module,
     (N, H, W), upsampled bilinearly; normalized unless ``normalize=False`` (raw ``M^c``,
     which can be negative: CAM keeps evidence against the class).
     """
-    images, targets = _check_inputs(model, images, layer, targets)
+    images, layer, targets = _check_inputs(model, images, layer, targets)
     head = getattr(model, "fc", None)
     if not isinstance(head, nn.Linear):
         raise ValueError("model: CAM needs a linear head `model.fc` after global pooling.")
-    captured = []
-    with model_state_guard(model), torch.no_grad():
-        layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
-        logits = model(images)
-    activations = captured[-1]
-    if activations.ndim != 4 or activations.shape[1] != head.in_features:
-        raise ValueError(f"layer: its output has shape {tuple(activations.shape)}; CAM needs "
+    with models.capture(layer) as captured:
+        logits = models.logits(model, images).to(images.device)
+    activations = torch.cat(captured) if captured else None
+    if (activations is None or activations.ndim != 4 or len(activations) != len(images)
+            or activations.shape[1] != head.in_features):
+        shape = None if activations is None else tuple(activations.shape)
+        raise ValueError(f"layer: its outputs have shape {shape}; CAM needs "
                          f"(N, {head.in_features}, h, w) feeding the head through pooling.")
     targets = logits.argmax(1) if targets is None else targets
     weights = head.weight.detach()[targets].view(len(images), -1, 1, 1)
@@ -121,10 +124,9 @@ def occlusion(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | No
     ``normalize=False`` the raw drops are returned (the same convention as captum's
     ``Occlusion``); otherwise the maps are normalized. Returns (N, H, W).
     """
-    images, targets = _check_inputs(model, images, None, targets)
-    for name, value in (("window", window), ("stride", stride)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r}: expected a positive int.")
+    images, _, targets = _check_inputs(model, images, None, targets)
+    check_positive_int("window", window)
+    check_positive_int("stride", stride)
     height, width = images.shape[-2:]
     if window > min(height, width):
         raise ValueError(f"window={window}: larger than the image ({height}×{width}).")
@@ -180,8 +182,7 @@ def ssd(maps_a: torch.Tensor, maps_b: torch.Tensor) -> torch.Tensor:
 
 def top_region(maps: torch.Tensor, fraction: float = 0.05) -> torch.Tensor:
     """Boolean (N, H, W): each map's ``fraction`` of pixels with the highest attribution."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction={fraction!r}: expected a number in (0, 1].")
+    check_fraction("fraction", fraction, low_open=True)
     flat = maps.flatten(1)
     keep = max(1, round(fraction * flat.shape[1]))
     chosen = torch.zeros_like(flat, dtype=torch.bool)
@@ -202,8 +203,7 @@ def trustworthiness(maps: torch.Tensor, masks: torch.Tensor, correct: torch.Tens
         raise ValueError(f"masks {tuple(masks.shape)}: expected the maps' shape {tuple(maps.shape)}.")
     if correct.shape != maps.shape[:1]:
         raise ValueError(f"correct: expected shape ({len(maps)},), got {tuple(correct.shape)}.")
-    if not 0 <= min_overlap <= 1:
-        raise ValueError(f"min_overlap={min_overlap!r}: expected a number in [0, 1].")
+    check_fraction("min_overlap", min_overlap)
     region = top_region(maps, fraction)
     inside = (region & masks.bool()).flatten(1).sum(1) / region.flatten(1).sum(1)
     correct = correct.bool()
@@ -213,17 +213,15 @@ def trustworthiness(maps: torch.Tensor, masks: torch.Tensor, correct: torch.Tens
 
 
 def _check_inputs(model, images, layer, targets):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}.")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        raise ValueError("images: expected a float tensor (N, C, H, W) in [0, 1].")
-    if layer is not None and (not isinstance(layer, nn.Module)
-                              or not any(layer is m for m in model.modules())):
-        raise ValueError("layer: expected a module of the model (e.g. its last conv block).")
-    device = next(model.parameters()).device
+    """``images`` detached on the model's device, ``layer`` as a module of the model
+    (None stays None) and ``targets`` as a long tensor (N,) or None, all checked."""
+    check_module("model", model)
+    check_images("images", images)
+    layer = None if layer is None else models.get_layer(model, layer)
+    device = models.model_device(model)
     images = images.detach().to(device)
     if targets is not None:
         targets = torch.as_tensor(targets, device=device).long()
         if targets.shape != (len(images),):
             raise ValueError(f"targets: expected shape ({len(images)},), got {tuple(targets.shape)}.")
-    return images, targets
+    return images, layer, targets

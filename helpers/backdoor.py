@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from helpers import data as datasets
+from helpers.checks import check_fraction
 from helpers.data import ImageDataset
 from helpers.train import predict
 
@@ -70,8 +71,7 @@ def stamp(images: torch.Tensor, trigger: torch.Tensor, position="bottom-right",
     if not torch.is_tensor(trigger) or trigger.ndim != 3 or trigger.shape[1] != trigger.shape[2]:
         raise ValueError(f"trigger: expected a square tensor (C, s, s), got "
                          f"{getattr(trigger, 'shape', type(trigger))}.")
-    if not 0.0 < alpha <= 1.0:
-        raise ValueError(f"alpha={alpha!r}: expected a blending weight in (0, 1].")
+    check_fraction("alpha", alpha, low_open=True)
     if images.shape[-3] != trigger.shape[0]:
         raise ValueError(f"trigger has {trigger.shape[0]} channels, images have {images.shape[-3]}.")
     size = trigger.shape[-1]
@@ -118,8 +118,7 @@ def poison(dataset: ImageDataset, trigger: torch.Tensor, source_class: int, targ
             raise ValueError(f"{name}={value!r}: expected a class index in 0..{len(classes) - 1}.")
     if source_class == target_class:
         raise ValueError("source_class and target_class must differ.")
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction={fraction!r}: expected a fraction in (0, 1].")
+    check_fraction("fraction", fraction, low_open=True)
     candidates = torch.nonzero(dataset.labels == source_class).flatten()
     count = round(fraction * len(candidates))
     if count == 0:

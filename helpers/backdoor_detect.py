@@ -16,10 +16,21 @@ Latents are float (N, D) arrays/tensors, labels int (N,), flags bool (N,) numpy 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from helpers.checks import check_fraction, check_positive_int
 
-def _check(latent_matrix, labels) -> tuple[np.ndarray, np.ndarray]:
+
+class Detection(NamedTuple):
+    """A detector's verdict: ``flags`` bool (N,), True = flagged as poisoned, and
+    ``scores`` float (N,), the per-sample score it ranked or split by."""
+    flags: np.ndarray
+    scores: np.ndarray
+
+
+def _latents_and_labels(latent_matrix, labels) -> tuple[np.ndarray, np.ndarray]:
     z = np.asarray(latent_matrix, dtype=np.float64)
     y = np.asarray(labels)
     if z.ndim != 2:
@@ -40,15 +51,14 @@ def spectral_scores(latent_matrix) -> np.ndarray:
     return (centred @ top) ** 2
 
 
-def spectral_signatures(latent_matrix, labels, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+def spectral_signatures(latent_matrix, labels, epsilon: float) -> Detection:
     """Flag the ``round(1.5 · epsilon · n_c)`` highest spectral scores in every class c.
 
     ``epsilon`` in (0, 1): the defender's bound on the poisoned fraction of a class.
-    Returns ``(flags, scores)``: bool (N,) and the per-class scores float (N,).
+    Returns a :class:`Detection`: ``flags`` and the per-class spectral ``scores``.
     """
-    z, y = _check(latent_matrix, labels)
-    if not 0.0 < epsilon < 1.0:
-        raise ValueError(f"epsilon={epsilon!r}: expected a fraction in (0, 1).")
+    z, y = _latents_and_labels(latent_matrix, labels)
+    check_fraction("epsilon", epsilon, low_open=True, high_open=True)
     flags, scores = np.zeros(len(y), dtype=bool), np.zeros(len(y))
     for label in np.unique(y):
         members = np.flatnonzero(y == label)
@@ -57,24 +67,23 @@ def spectral_signatures(latent_matrix, labels, epsilon: float) -> tuple[np.ndarr
         scores[members] = spectral_scores(z[members])
         count = min(len(members), round(1.5 * epsilon * len(members)))
         flags[members[np.argsort(-scores[members], kind="stable")[:count]]] = True
-    return flags, scores
+    return Detection(flags, scores)
 
 
 def activation_clustering(latent_matrix, labels, components: int = 10,
                           max_cluster_fraction: float = 0.35,
-                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                          seed: int = 0) -> Detection:
     """Per class: PCA to ``components`` dimensions, 2-means, flag the smaller cluster when
     it holds at most ``max_cluster_fraction`` of the class.
 
-    Returns ``(flags, distances)``: bool (N,), and per sample the distance to its own
-    class's *larger* cluster centre in the reduced space (a score for histograms).
+    Returns a :class:`Detection`: ``flags``, and as ``scores`` the distance of each
+    sample to its own class's *larger* cluster centre in the reduced space.
     """
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
-    z, y = _check(latent_matrix, labels)
-    if not isinstance(components, int) or components < 1:
-        raise ValueError(f"components={components!r}: expected a positive int.")
+    z, y = _latents_and_labels(latent_matrix, labels)
+    check_positive_int("components", components)
     if not 0.0 < max_cluster_fraction < 0.5:
         raise ValueError(f"max_cluster_fraction={max_cluster_fraction!r}: expected (0, 0.5).")
     flags, distances = np.zeros(len(y), dtype=bool), np.zeros(len(y))
@@ -90,7 +99,7 @@ def activation_clustering(latent_matrix, labels, components: int = 10,
         distances[members] = np.linalg.norm(reduced - kmeans.cluster_centers_[1 - small], axis=1)
         if sizes[small] <= max_cluster_fraction * len(members):
             flags[members[kmeans.labels_ == small]] = True
-    return flags, distances
+    return Detection(flags, distances)
 
 
 def detection_rates(flags, poisoned) -> dict:

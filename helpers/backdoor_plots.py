@@ -1,4 +1,6 @@
-"""Chapter 4 (backdoors): figures of poisoned data, triggered predictions and latent space."""
+"""Chapter 4 (backdoors): figures of poisoned data, triggered predictions and latent space.
+
+They take data, predictions and scores, never a model."""
 
 from __future__ import annotations
 
@@ -8,11 +10,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.patches import Rectangle
 
-from helpers.backdoor import stamp
-from helpers.train import predict
-from helpers.data import ImageDataset
 
 
 def _show(ax, image: torch.Tensor) -> None:
@@ -52,26 +50,28 @@ def poisoned_grid(data, count: int = 16, ncols: int = 8, seed: int = 0) -> plt.F
     return fig
 
 
-def triggered_predictions(model, images: torch.Tensor, trigger: torch.Tensor,
-                          classes, position="bottom-right", alpha: float = 1.0) -> plt.Figure:
-    """Predictions and confidences of ``model`` on ``images`` (N, 3, H, W) in [0, 1]:
-    top row as they are, bottom row with the trigger stamped on."""
-    images = torch.as_tensor(images)
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"images: expected (N, 3, H, W) with N >= 1, got {tuple(images.shape)}.")
-    rows = {"clean": images, "with trigger": stamp(images, trigger, position, alpha)}
-    fig, axes = plt.subplots(2, len(images), figsize=(1.5 * len(images), 3.6), squeeze=False)
-    for row, (name, batch) in enumerate(rows.items()):
-        as_data = ImageDataset((batch * 255).round().to(torch.uint8),
-                               torch.zeros(len(batch), dtype=torch.int64), name="", split="",
-                               source="", description="", classes=tuple(classes))
-        probabilities = predict(model, as_data)[0]
-        for ax, image, p in zip(axes[row], batch, probabilities):
+def triggered_predictions(rows: Mapping[str, tuple], classes) -> plt.Figure:
+    """One row of images per ``{row name: (images (N, 3, H, W) in [0, 1], probabilities
+    (N, K))}`` (e.g. clean, then with the trigger), each titled with its predicted class
+    and confidence."""
+    if not rows:
+        raise ValueError("rows is empty: pass {row name: (images, probabilities)}.")
+    counts = {len(images) for images, _ in rows.values()}
+    counts |= {len(probabilities) for _, probabilities in rows.values()}
+    if len(counts) != 1 or 0 in counts:
+        raise ValueError(f"rows: expected the same number N >= 1 of images and probabilities "
+                         f"in every row, got {sorted(counts)}.")
+    width = counts.pop()
+    fig, axes = plt.subplots(len(rows), width, figsize=(1.5 * width, 1.8 * len(rows)),
+                             squeeze=False)
+    for row, (name, (images, probabilities)) in enumerate(rows.items()):
+        probabilities = torch.as_tensor(probabilities)
+        for ax, image, p in zip(axes[row], torch.as_tensor(images), probabilities):
             _show(ax, image)
             k = int(p.argmax())
             ax.set_title(f"{classes[k]} {p[k]:.0%}", fontsize=9)
         axes[row, 0].set_ylabel(name)
-    fig.suptitle("prediction and confidence: clean (top) vs triggered (bottom)")
+    fig.suptitle(f"prediction and confidence: {' vs '.join(rows)}")
     fig.tight_layout()
     return fig
 

@@ -3,8 +3,10 @@
 A *unit* is one channel of a layer's output, (N, C, H, W) → channel ``unit``. An
 intervention do(X_unit = x') replaces that channel inside the forward pass with a forward
 hook (``"zero"``: x' = 0, the Z₀ intervention; ``"value"``: a constant; ``"mean"``: the
-channel's mean over the evidence images and positions). Hooks are always removed, also
-on error.
+channel's mean over the evidence images and positions). Hooks go through
+:func:`helpers.models.forward_hook` and :func:`helpers.models.capture`, which remove them
+also on error; every forward pass goes through the one batched loop
+:func:`helpers.models.logits`.
 
 The causal effect of an intervention on image n, for class c_n (the class the model
 predicts for the untouched image unless ``classes`` are given), is
@@ -31,7 +33,10 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import nn
 
-from helpers.models import Classifier, logits, model_state_guard
+from helpers import attribution
+from helpers.checks import (check_fraction, check_images, check_int, check_labels,
+                            check_positive_int)
+from helpers.models import Classifier, capture, forward_hook, get_layer, logits
 
 INTERVENTIONS = ("zero", "value", "mean")
 
@@ -45,38 +50,12 @@ def shallow_cnn(width: int = 16, num_classes: int = 10) -> Classifier:
     (2·width channels, 14×14). Global average pooling before the linear head is what
     makes CAM exact for this net: logit_c = Σ_k w_ck · mean(A_k).
     """
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"width={width!r}: expected a positive int.")
+    check_positive_int("width", width)
     features = nn.Sequential(OrderedDict(
         conv1=nn.Conv2d(1, width, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
         conv2=nn.Conv2d(width, 2 * width, 3, padding=1), relu2=nn.ReLU(),
         gap=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten()))
     return Classifier(features, 2 * width, num_classes, mean=(0.5,), std=(0.5,))
-
-
-# --- checks ----------------------------------------------------------------------------------
-
-def _layer(model: nn.Module, layer) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}.")
-    if isinstance(layer, nn.Module):
-        return layer
-    if isinstance(layer, str):
-        try:
-            return model.get_submodule(layer)
-        except AttributeError:
-            names = [name for name, _ in model.named_modules() if name]
-            raise ValueError(f"layer={layer!r}: no such submodule; e.g. {names[:8]}.") from None
-    raise TypeError(f"layer: expected a module or its dotted name, got {type(layer).__name__}.")
-
-
-def _images(images) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images: expected a torch.Tensor, got {type(images).__name__}.")
-    if not images.is_floating_point() or images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"images: expected a non-empty float tensor (N, C, H, W), got "
-                         f"{images.dtype} {tuple(images.shape)}.")
-    return images.detach()
 
 
 # --- interventions ---------------------------------------------------------------------------
@@ -90,42 +69,38 @@ def intervene(model: nn.Module, layer, unit: int, kind: str = "zero", value: flo
     number in ``value`` (for ``"mean"`` the unit's mean, see :func:`unit_mean`). The
     hook is removed when the block ends, also when it raises.
     """
-    module = _layer(model, layer)
+    module = get_layer(model, layer)
     if kind not in INTERVENTIONS:
         raise ValueError(f"kind={kind!r}: expected one of {', '.join(INTERVENTIONS)}.")
     if kind != "zero" and not isinstance(value, (int, float)):
         raise ValueError(f"value: kind={kind!r} needs the number to set the unit to.")
     fill = 0.0 if kind == "zero" else float(value)
-    if not isinstance(unit, int) or isinstance(unit, bool) or unit < 0:
-        raise ValueError(f"unit={unit!r}: expected a channel index >= 0.")
+    check_int("unit", unit, 0)
 
     def hook(_module, _inputs, output):
+        """The replacement output: a copy (the layer's own tensor stays untouched)."""
         if unit >= output.shape[1]:
             raise ValueError(f"unit={unit}: the layer has {output.shape[1]} channels.")
         output = output.clone()
         output[:, unit] = fill
         return output
 
-    handle = module.register_forward_hook(hook)
-    try:
+    with forward_hook(module, hook):
         yield model
-    finally:
-        handle.remove()
 
 
 def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Softmax outputs (N, K) of ``model`` on ``images`` (N, C, H, W), eval mode, no grad."""
-    return F.softmax(logits(model, _images(images), batch_size), 1)
+    return F.softmax(logits(model, check_images("images", images), batch_size), 1)
 
 
-def activations(model: nn.Module, images: torch.Tensor, layer) -> torch.Tensor:
+def activations(model: nn.Module, images: torch.Tensor, layer,
+                batch_size: int = 256) -> torch.Tensor:
     """The output of ``layer`` (N, C, ...) for ``images``, on CPU; hook removed afterwards."""
-    module, images = _layer(model, layer), _images(images)
-    captured = []
-    with model_state_guard(model), torch.no_grad():
-        module.register_forward_hook(lambda _m, _i, output: captured.append(output.cpu()))
-        model(images.to(next(model.parameters()).device))
-    return captured[0]
+    module, images = get_layer(model, layer), check_images("images", images)
+    with capture(module, to_cpu=True) as captured:
+        logits(model, images, batch_size)
+    return torch.cat(captured)
 
 
 def unit_mean(model: nn.Module, images: torch.Tensor, layer, unit: int) -> float:
@@ -146,8 +121,8 @@ def causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: int, kind
     before = probabilities(model, images)
     if classes is None:
         classes = before.argmax(1)
-    elif not isinstance(classes, torch.Tensor) or classes.shape != (len(images),):
-        raise ValueError(f"classes: expected an int tensor of shape ({len(images)},).")
+    else:
+        check_labels("classes", classes, len(images))
     with intervene(model, layer, unit, kind, value):
         after = probabilities(model, images)
     rows = torch.arange(len(images))
@@ -164,14 +139,29 @@ def expected_causal_effect(model: nn.Module, images: torch.Tensor, layer, unit: 
     "effects": (N,) per image}``; the weights are fractions of images and sum to 1
     (an empty bin has weight 0 and effect 0).
     """
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins={bins!r}: expected a positive int.")
+    check_positive_int("bins", bins)
     observed = activations(model, images, layer)[:, unit].flatten(1).mean(1).numpy()
     effects = causal_effect(model, images, layer, unit, kind, value, classes).numpy()
-    return _bin_and_weigh(observed, effects, bins)
+    return bin_and_weigh(observed, effects, bins)
 
 
-def _bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
+def bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
+    """E[Effect] = Σ_b P(X ∈ b | Z) · Effect(b) from per-image numbers.
+
+    ``observed`` (N,): the unit's observed state per image; ``effects`` (N,): the effect
+    of the intervention per image. The edges cut [min, max] of ``observed`` into
+    ``bins`` equal-width bins (one bin when the unit is constant); image n falls in
+    bin ``searchsorted(edges, observed[n], side="right") − 1``, clipped so that the
+    maximum lands in the last bin. P(X ∈ b | Z) is the fraction of images in b, Effect(b)
+    their mean effect (0 for an empty bin). Returns the dict of
+    :func:`expected_causal_effect`: ``{"expected", "weights", "bin_effects", "edges",
+    "effects"}``.
+    """
+    check_positive_int("bins", bins)
+    observed, effects = np.asarray(observed, float), np.asarray(effects, float)
+    if observed.shape != effects.shape or observed.ndim != 1 or len(observed) == 0:
+        raise ValueError(f"observed, effects: expected two non-empty arrays (N,), got "
+                         f"{observed.shape} and {effects.shape}.")
     if observed.max() > observed.min():
         edges = np.linspace(observed.min(), observed.max(), bins + 1)
     else:                                    # a constant unit (e.g. always 0): one bin
@@ -210,9 +200,8 @@ def pixel_mask(images: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> to
 
     The same pixel positions in every channel; deterministic from ``seed``.
     """
-    images = _images(images)
-    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-        raise ValueError(f"fraction={fraction!r}: expected a number in [0, 1].")
+    images = check_images("images", images).detach()
+    check_fraction("fraction", fraction)
     n, _, h, w = images.shape
     scores = torch.rand((n, 1, h, w), generator=torch.Generator().manual_seed(seed))
     cut = torch.quantile(scores.flatten(1), fraction, dim=1).view(n, 1, 1, 1)
@@ -221,21 +210,17 @@ def pixel_mask(images: torch.Tensor, fraction: float = 0.1, seed: int = 0) -> to
 
 # --- maps: CAM (correlational) and the causal effect map -------------------------------------
 
-def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
-    return F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear",
-                         align_corners=False).squeeze(1)
-
-
 def class_activation_map(model: Classifier, images: torch.Tensor, classes: torch.Tensor,
                          layer="features.relu2") -> torch.Tensor:
-    """CAM (Zhou et al. 2016): Σ_k w_ck · A_k, upsampled to the image size, (N, H, W).
+    """CAM (Zhou et al. 2016): Σ_k w_ck · A_k, upsampled to the image size, (N, H, W) on CPU.
 
-    Exact for a net whose ``layer`` is followed only by global average pooling and the
-    linear head ``model.fc`` (as :func:`shallow_cnn`).
+    :func:`helpers.attribution.cam` with the layer given by name and the raw, signed maps
+    (not normalized), on the same scale as :func:`causal_effect_map`. Exact for a net
+    whose ``layer`` is followed only by global average pooling and the linear head
+    ``model.fc`` (as :func:`shallow_cnn`).
     """
-    maps = activations(model, images, layer)                          # (N, K, h, w)
-    weights = model.fc.weight.detach().cpu()[classes.long()]          # (N, K)
-    return _upsample(torch.einsum("nk,nkhw->nhw", weights, maps), images.shape[-2:])
+    return attribution.cam(model, images, get_layer(model, layer), targets=classes,
+                           normalize=False).cpu()
 
 
 def causal_effect_map(model: nn.Module, images: torch.Tensor, classes: torch.Tensor,
@@ -248,7 +233,8 @@ def causal_effect_map(model: nn.Module, images: torch.Tensor, classes: torch.Ten
     """
     maps = activations(model, images, layer)
     importance = -unit_effects(model, images, layer, classes)         # (N, K)
-    return _upsample(torch.einsum("nk,nkhw->nhw", importance, maps), images.shape[-2:])
+    return attribution.upsample(torch.einsum("nk,nkhw->nhw", importance, maps),
+                                images.shape[-2:])
 
 
 # --- a detector of adversarial inputs from causal-effect statistics ---------------------------

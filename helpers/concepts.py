@@ -12,18 +12,22 @@ Training loss (the network's own weights stay frozen):
 The first term makes the autoencoder reproduce the activations, the second makes the
 network's output distribution with the autoencoder inserted (p̂) match the original one
 (p), and the third, our choice of L_interpretability, is an L1 sparsity penalty on the
-concept codes: few concepts active per position are easier to name.
+concept codes: few concepts active per position are easier to name. Only the
+autoencoder trains, through :func:`helpers.train.fit` with the step of
+:func:`train_concepts`.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from helpers.causal import _layer
-from helpers.models import model_state_guard
+from helpers.checks import check_images, check_positive_int
+from helpers.models import capture, forward_hook, get_layer, logits, model_device, model_state_guard
+from helpers.train import fit
 
 
 class ConceptAutoencoder(nn.Module):
@@ -60,12 +64,9 @@ class WithConcepts(nn.Module):
         self.model, self.layer, self.autoencoder = model, layer, autoencoder
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        handle = _layer(self.model, self.layer).register_forward_hook(
-            lambda _module, _inputs, output: self.autoencoder(output))
-        try:
+        insert = lambda _module, _inputs, output: self.autoencoder(output)  # noqa: E731
+        with forward_hook(get_layer(self.model, self.layer), insert):
             return self.model(images)
-        finally:
-            handle.remove()
 
 
 def concept_loss(original_logits: torch.Tensor, logits: torch.Tensor, activations: torch.Tensor,
@@ -80,51 +81,56 @@ def concept_loss(original_logits: torch.Tensor, logits: torch.Tensor, activation
     return {"shallow": shallow, "deep": deep, "interp": interp, "total": total}
 
 
+class TrainedConcepts(NamedTuple):
+    """What :func:`train_concepts` returns."""
+
+    model: WithConcepts     # the classifier with the trained autoencoder inserted
+    history: dict           # fit's history: "train_loss" (the total), "shallow", "deep", "interp"
+
+
 def train_concepts(model: nn.Module, layer: str, images: torch.Tensor, concepts: int = 4,
                    hidden: int = 16, epochs: int = 10, batch_size: int = 16, lr: float = 2e-3,
                    lambdas: tuple[float, float, float] = (1.0, 1.0, 0.1), seed: int = 0,
-                   progress: bool = True) -> tuple[WithConcepts, dict]:
-    """Train a :class:`ConceptAutoencoder` on ``layer`` of the frozen ``model``.
+                   progress: bool = True, checkpoint=None) -> TrainedConcepts:
+    """Train a :class:`ConceptAutoencoder` on ``layer`` of the frozen ``model`` with Adam.
 
-    ``images``: float (N, C, H, W) in [0, 1]. Returns the model with concepts inserted
-    (autoencoder in eval mode) and a history ``{"epoch", "shallow", "deep", "interp", "total"}`` of
-    per-epoch means. The original model's state is restored afterwards.
+    ``images``: float (N, C, H, W) in [0, 1]. Training is :func:`helpers.train.fit` on
+    the autoencoder alone, with a step that computes :func:`concept_loss` on a batch of
+    image indices; the classifier stays in eval mode with frozen weights, and its state
+    is restored afterwards. ``checkpoint`` (a path) reloads a saved autoencoder instead
+    of training (see :func:`helpers.train.checkpoint_path`; its settings must include
+    everything the autoencoder depends on: the classifier, layer, concepts, lambdas).
+    Returns :class:`TrainedConcepts`: the model with concepts inserted (autoencoder in
+    eval mode) and the per-epoch history: ``"train_loss"`` is the weighted total, and
+    ``"shallow"``, ``"deep"``, ``"interp"`` the terms (batch means).
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
-        raise ValueError("images: expected a non-empty float tensor (N, C, H, W).")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r}: expected a positive int.")
-    module = _layer(model, layer)
-    torch.manual_seed(seed)
+    check_images("images", images)
+    check_positive_int("epochs", epochs)
+    module, device = get_layer(model, layer), model_device(model)
+    images = images.detach().to(device)
     with model_state_guard(model):
-        captured = []
-        handle = module.register_forward_hook(lambda _m, _i, output: captured.append(output))
-        with torch.no_grad():
-            original_logits = model(images)
-        handle.remove()
-        targets = captured.pop()
+        # The targets: the layer's activations A and the original logits, once.
+        with capture(module) as captured:
+            original_logits = logits(model, images).to(device)
+        targets = torch.cat(captured)
+        torch.manual_seed(seed)           # the autoencoder's initial weights
         autoencoder = ConceptAutoencoder(targets.shape[1], concepts, hidden)
         wrapped = WithConcepts(model, layer, autoencoder)
-        optimizer = torch.optim.Adam(autoencoder.parameters(), lr=lr)
-        history = {key: [] for key in ("epoch", "shallow", "deep", "interp", "total")}
-        generator = torch.Generator().manual_seed(seed)
-        for epoch in tqdm(range(1, epochs + 1), desc="concept autoencoder", disable=not progress):
-            sums = dict.fromkeys(("shallow", "deep", "interp", "total"), 0.0)
-            order = torch.randperm(len(images), generator=generator)
-            for start in range(0, len(images), batch_size):
-                batch = order[start:start + batch_size]
-                codes = autoencoder.encoder(targets[batch])
-                reconstruction = autoencoder.decoder(codes)
-                logits = wrapped(images[batch])
-                terms = concept_loss(original_logits[batch], logits, targets[batch],
-                                     reconstruction, codes, lambdas)
-                optimizer.zero_grad()
-                terms["total"].backward()
-                optimizer.step()
-                for key in sums:
-                    sums[key] += terms[key].item() * len(batch) / len(images)
-            history["epoch"].append(epoch)
-            for key, value in sums.items():
-                history[key].append(value)
-    autoencoder.eval()   # the wrapped model keeps its own mode
-    return wrapped, history
+
+        def step(autoencoder: ConceptAutoencoder, index: torch.Tensor) -> dict:
+            """The loss on the images ``index`` (B,); fit back-propagates it."""
+            codes = autoencoder.encoder(targets[index])
+            terms = concept_loss(original_logits[index], wrapped(images[index]),
+                                 targets[index], autoencoder.decoder(codes), codes, lambdas)
+            return {"loss": terms["total"],
+                    **{key: terms[key].item() for key in ("shallow", "deep", "interp")}}
+
+        def shuffled_indices(generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+            """One epoch: a seeded permutation of the image indices, in batches."""
+            return torch.randperm(len(images), generator=generator).split(batch_size)
+
+        history = fit(autoencoder, None, epochs=epochs, batch_size=batch_size,
+                      optimizer="adam", lr=lr, step=step, batches=shuffled_indices,
+                      seed=seed, device=device, checkpoint=checkpoint, progress=progress,
+                      desc="concept autoencoder")
+    return TrainedConcepts(wrapped, history)

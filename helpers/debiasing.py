@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,32 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from helpers.checks import check_int, check_positive_int
 from helpers.fairness import p_percent_rule, roc_auc
 from helpers.train import set_seed
+
+
+class Players(NamedTuple):
+    """The two models of the game: ``classifier`` (F → 1 logit of y) and ``adversary``
+    (P(y=1) → one logit per sensitive attribute)."""
+
+    classifier: nn.Module
+    adversary: nn.Module
+
+
+class Debiased(NamedTuple):
+    """One game of a sweep: the debiased classifier and the history of :func:`debias`."""
+
+    classifier: nn.Module
+    history: dict
+
+
+class Sweep(NamedTuple):
+    """What :func:`lambda_sweep` returns: the final scores per λ scale (a table indexed
+    by scale) and each scale's :class:`Debiased` game."""
+
+    table: pd.DataFrame
+    runs: dict[float, Debiased]
 
 
 @contextlib.contextmanager
@@ -220,14 +245,13 @@ def evaluate(classifier, adversary, X, y, Z, attributes) -> dict:
 
 @single_thread()
 def pretrain(X, y, Z, *, epochs: int = 2, adversary_epochs: int = 5, batch_size: int = 128,
-             lr: float = 1e-3, balanced: bool = False, seed: int = 0) -> tuple[nn.Module, nn.Module]:
+             lr: float = 1e-3, balanced: bool = False, seed: int = 0) -> Players:
     """A fresh classifier trained ``epochs`` on (X, y), then a fresh adversary trained
-    ``adversary_epochs`` on its frozen outputs. Returns ``(classifier, adversary)`` in eval mode.
+    ``adversary_epochs`` on its frozen outputs; both are returned in eval mode.
     """
     for name, value in (("epochs", epochs), ("adversary_epochs", adversary_epochs),
                         ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r}: expected a positive int.")
+        check_positive_int(name, value)
     X, y, Z = as_tensors(X, y, Z)
     set_seed(seed)
     classifier, adversary = make_classifier(X.shape[1]), make_adversary(Z.shape[1])
@@ -236,7 +260,7 @@ def pretrain(X, y, Z, *, epochs: int = 2, adversary_epochs: int = 5, batch_size:
     optimizer = torch.optim.Adam(adversary.parameters(), lr=lr, fused=True)
     for _ in range(adversary_epochs):
         adversary_epoch(adversary, classifier, X, Z, optimizer, batch_size, generator, balanced)
-    return classifier, adversary.eval()
+    return Players(classifier, adversary.eval())
 
 
 @single_thread()
@@ -251,8 +275,7 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
     (0 = before the game) of ``accuracy``, ``roc_auc``, ``p_rule_<attribute>`` and
     ``adversary_auc_<attribute>`` on ``test`` (all %), and ``loss_y`` (training batch).
     """
-    if not isinstance(iterations, int) or iterations < 0:
-        raise ValueError(f"iterations={iterations!r}: expected an int >= 0.")
+    check_int("iterations", iterations, 0)
     if not lambdas or any(value < 0 for value in lambdas.values()):
         raise ValueError(f"lambdas={lambdas!r}: expected {{attribute: λ >= 0}}.")
     attributes = list(lambdas)
@@ -295,11 +318,11 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
 
 
 def lambda_sweep(classifier, adversary, train: tuple, test: tuple, lambdas: dict,
-                 scales, **kwargs) -> tuple[pd.DataFrame, dict]:
+                 scales, **kwargs) -> Sweep:
     """:func:`debias` from copies of the same pretrained pair, with λ × each scale.
 
-    Returns a table indexed by scale (final accuracy, ROC AUC, p%-rule per attribute, %)
-    and ``{scale: (classifier, history)}``. ``kwargs`` go to :func:`debias`.
+    The table holds the final accuracy, ROC AUC and p%-rule per attribute (%) of each
+    scale. ``kwargs`` go to :func:`debias`.
     """
     if not len(scales) or any(scale < 0 for scale in scales):
         raise ValueError(f"scales={scales!r}: expected non-negative numbers.")
@@ -310,6 +333,5 @@ def lambda_sweep(classifier, adversary, train: tuple, test: tuple, lambdas: dict
         history = debias(clf, adv, train, test, scaled, desc=f"λ × {scale:g}", **kwargs)
         rows[scale] = {"accuracy": history["accuracy"][-1], "ROC AUC": history["roc_auc"][-1],
                        **{f"p% {a}": history[f"p_rule_{a}"][-1] for a in lambdas}}
-        runs[scale] = (clf, history)
-    table = pd.DataFrame(rows).T.rename_axis("λ scale")
-    return table, runs
+        runs[scale] = Debiased(clf, history)
+    return Sweep(pd.DataFrame(rows).T.rename_axis("λ scale"), runs)

@@ -2,10 +2,14 @@
 
 A configuration is a dict of the training choices the chapter varies (see
 :data:`CHOICES`); :func:`run` trains one model with them on a source domain and
-evaluates it on every test domain.
+evaluates it on every test domain; :func:`finetune_head` retrains only the head on a few
+target images; :func:`pretrained_model` gives the "pretrained" starting point.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
 
 from helpers import data as datasets
 from helpers.losses import LabelSmoothingCrossEntropy
@@ -24,13 +28,29 @@ CHOICES = {
 }
 
 
+class Run(NamedTuple):
+    """What :func:`run` returns: the trained model, its training history (see
+    :mod:`helpers.train`) and its accuracy in [0, 1] per test-set name."""
+
+    model: Classifier
+    history: dict
+    accuracies: dict[str, float]
+
+
+class Finetuned(NamedTuple):
+    """What :func:`finetune_head` returns (the model itself is changed in place)."""
+
+    history: dict
+    accuracies: dict[str, float]
+
+
 def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = True,
-        desc: str = "train", **choices) -> tuple:
+        desc: str = "train", checkpoint: str | Path | None = None, **choices) -> Run:
     """Train the profile's model on ``source_train`` with ``choices``; evaluate on ``test_sets``.
 
-    ``choices`` override :data:`CHOICES` (unknown keys raise ``ValueError``). Returns
-    ``(model, history, accuracies)`` where ``accuracies`` maps each test-set name to a
-    fraction in [0, 1].
+    ``choices`` override :data:`CHOICES` (unknown keys raise ``ValueError``).
+    ``checkpoint``: reload-or-train file for :func:`helpers.train.fit` (key it by the
+    profile, the seed and ``choices``, e.g. with :func:`helpers.train.checkpoint_path`).
     """
     unknown = set(choices) - set(CHOICES)
     if unknown:
@@ -50,22 +70,25 @@ def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = 
     lr = profile.adam_lr if config["optimizer"] == "adam" else profile.sgd_lr
     history = fit(model, train_data, epochs=profile.epochs, batch_size=profile.batch_size,
                   optimizer=config["optimizer"], lr=lr, lr_gamma=profile.lr_gamma,
-                  loss_fn=loss_fn, seed=seed, progress=progress, desc=desc)
-    return model, history, evaluate_domains(model, test_sets)
+                  loss_fn=loss_fn, seed=seed, progress=progress, desc=desc,
+                  checkpoint=checkpoint)
+    return Run(model, history, evaluate_domains(model, test_sets))
 
 
 def finetune_head(model, target_train, test_sets: dict, profile, seed: int = 0,
-                  progress: bool = True) -> tuple:
+                  progress: bool = True, checkpoint: str | Path | None = None) -> Finetuned:
     """Freeze all but the head of ``model`` and train the head on ``target_train``.
 
-    Uses Adam for ``profile.generalization.finetune_epochs`` epochs. Returns
-    ``(history, accuracies)`` like :func:`run`; ``model`` is changed in place.
+    Uses Adam for ``profile.generalization.finetune_epochs`` epochs; ``model`` is
+    changed in place. ``checkpoint`` as in :func:`run` (key it by the model it starts
+    from too: a loaded file replaces the whole model, backbone included).
     """
     freeze_all_but_head(model)
     history = fit(model, target_train, epochs=profile.generalization.finetune_epochs,
                   batch_size=min(profile.batch_size, len(target_train)), optimizer="adam",
-                  lr=profile.adam_lr, seed=seed, progress=progress, desc="fine-tune head")
-    return history, evaluate_domains(model, test_sets)
+                  lr=profile.adam_lr, seed=seed, progress=progress, desc="fine-tune head",
+                  checkpoint=checkpoint)
+    return Finetuned(history, evaluate_domains(model, test_sets))
 
 
 def pretrained_model(profile, num_classes: int = 10, batchnorm: bool = True,
@@ -75,18 +98,22 @@ def pretrained_model(profile, num_classes: int = 10, batchnorm: bool = True,
     ``profile.pretraining`` says what "pretrained" means: ``"imagenet"`` loads torchvision's
     ImageNet weights (network needed once); ``"letters"`` trains the backbone on the
     embedded printed-letters task (26 classes; cached under ``outputs/pretrained/``), an
-    offline stand-in for ImageNet pretraining.
+    offline stand-in for ImageNet pretraining. The new head depends only on ``seed``:
+    it is the same whether the backbone was trained now or loaded from the cache.
     """
     if profile.pretraining == "imagenet":
         return build_model(profile.model, num_classes, profile.width, batchnorm, dropout,
                            imagenet_weights=True)
     if profile.pretraining != "letters":
-        raise ValueError(f"profile.pretraining={profile.pretraining!r}: expected 'imagenet' or 'letters'.")
+        raise ValueError(f"profile.pretraining={profile.pretraining!r}: "
+                         f"expected 'imagenet' or 'letters'.")
     set_seed(seed)
     model = build_model(profile.model, 26, profile.width, batchnorm, dropout)
     letters = datasets.load("letters", "train", size=profile.train_size, seed=seed,
                             source="standin")
-    name = f"letters-{profile.model}-w{profile.width}-bn{int(batchnorm)}-n{len(letters)}-s{seed}.pt"
+    # fit refuses a cached file trained with other epochs, batch size or learning rate
+    name = (f"letters-{profile.model}-w{profile.width}-bn{int(batchnorm)}-n{len(letters)}"
+            f"-s{seed}.pt")
     fit(model, letters, epochs=profile.epochs, batch_size=profile.batch_size, optimizer="adam",
         lr=profile.adam_lr, seed=seed, checkpoint=output_dir("pretrained") / name,
         progress=progress, desc="pretrain on letters")

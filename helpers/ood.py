@@ -19,14 +19,14 @@ Scores are 1-D tensors or arrays; they are returned and compared as float64 NumP
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from scipy.stats import rankdata
-from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers import models
+from helpers.checks import check_fraction, check_positive_int
 from helpers.data import ImageDataset
 from helpers.models import Classifier, Normalize, build_model
 
@@ -67,23 +67,15 @@ def energy_score(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor
 SCORES = {"MSP": msp_score, "energy": energy_score}
 
 
-def logits_of(model: torch.nn.Module, data: torch.Tensor | Dataset,
-              batch_size: int = 256) -> torch.Tensor:
-    """The model's logits (N, K) on CPU for images (N, C, H, W) in [0, 1] or a dataset.
-
-    Runs in eval mode without gradients; the model's modes and flags are restored.
-    """
-    if isinstance(data, torch.Tensor):
-        if data.ndim != 4:
-            raise ValueError(f"data: expected images (N, C, H, W), got {tuple(data.shape)}.")
-    elif not isinstance(data, Dataset):
-        raise TypeError(f"data: expected a tensor or a Dataset, got {type(data).__name__}.")
-    return models.logits(model, data, batch_size)
-
-
 # --- threshold and rates ----------------------------------------------------------------
 
-def _as_scores(scores, name: str) -> np.ndarray:
+def as_scores(name: str, scores) -> np.ndarray:
+    """``scores`` (a 1-D tensor, array or list) as a float64 NumPy array (N,), N >= 1.
+
+    Raises ``ValueError`` naming the argument ``name`` when the scores are not 1-D,
+    empty or contain NaN. Every function taking scores, here and in
+    :mod:`helpers.ood_plots`, reads them through this check.
+    """
     if isinstance(scores, torch.Tensor):
         scores = scores.detach().cpu().numpy()
     values = np.asarray(scores, dtype=np.float64)
@@ -93,11 +85,6 @@ def _as_scores(scores, name: str) -> np.ndarray:
     if np.isnan(values).any():
         raise ValueError(f"{name}: contains NaN.")
     return values
-
-
-def _check_fraction(value: float, name: str) -> None:
-    if not 0 < value <= 1:
-        raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95.")
 
 
 def threshold_at_tpr(in_scores, tpr: float = 0.95) -> float:
@@ -110,15 +97,15 @@ def threshold_at_tpr(in_scores, tpr: float = 0.95) -> float:
     are all kept (ties never split). This is the threshold at which pytorch-ood's
     FPR@TPR reads its ROC curve, with ID as the positive class.
     """
-    values = _as_scores(in_scores, "in_scores")
-    _check_fraction(tpr, "tpr")
+    values = as_scores("in_scores", in_scores)
+    check_fraction("tpr", tpr, low_open=True)
     k = max(1, math.ceil(tpr * len(values) - 1e-9))  # 0.95 * 100 = 95.00000000000001
     return float(np.sort(values)[len(values) - k])
 
 
 def inlier_fraction(scores, thresholds) -> np.ndarray:
     """Share of ``scores`` that are ``>= t`` for each threshold ``t``: same shape as ``thresholds``."""
-    values = np.sort(_as_scores(scores, "scores"))
+    values = np.sort(as_scores("scores", scores))
     thresholds = np.asarray(thresholds, dtype=np.float64)
     below = np.searchsorted(values, thresholds, side="left")
     return (len(values) - below) / len(values)
@@ -126,7 +113,7 @@ def inlier_fraction(scores, thresholds) -> np.ndarray:
 
 def detection_rate(out_scores, threshold: float) -> float:
     """Share of OOD ``out_scores`` flagged as outliers (score ``< threshold``), in [0, 1]."""
-    values = _as_scores(out_scores, "out_scores")
+    values = as_scores("out_scores", out_scores)
     if not isinstance(threshold, (int, float, np.floating)) or math.isnan(threshold):
         raise ValueError(f"threshold={threshold!r}: expected a number.")
     return float((values < threshold).mean())
@@ -137,7 +124,7 @@ def _positives(in_scores, out_scores, positive: str) -> tuple[np.ndarray, np.nda
     if positive not in POSITIVES:
         raise ValueError(f"positive={positive!r}: expected 'in' (ID is the positive "
                          f"class) or 'out' (OOD is the positive class).")
-    inside, outside = _as_scores(in_scores, "in_scores"), _as_scores(out_scores, "out_scores")
+    inside, outside = as_scores("in_scores", in_scores), as_scores("out_scores", out_scores)
     return (inside, outside) if positive == "in" else (-outside, -inside)
 
 
@@ -186,9 +173,15 @@ def ood_metrics(in_scores, out_scores, tpr: float = 0.95) -> dict[str, float]:
 
 # --- leave one class out ------------------------------------------------------------------
 
-def leave_one_class_out(dataset: ImageDataset, held_out: str | int
-                        ) -> tuple[ImageDataset, ImageDataset]:
-    """Split ``dataset`` into (the other classes, the held-out class).
+class Split(NamedTuple):
+    """The two parts of :func:`leave_one_class_out`: ``kept`` (the other classes,
+    relabelled 0..K-2) and ``held`` (the held-out class, original labels)."""
+    kept: ImageDataset
+    held: ImageDataset
+
+
+def leave_one_class_out(dataset: ImageDataset, held_out: str | int) -> Split:
+    """Split ``dataset`` into ``Split(kept=the other classes, held=the held-out class)``.
 
     The first keeps its images in order with labels remapped to 0..K-2 and ``classes``
     without the held-out name; the second keeps the original labels and classes.
@@ -214,13 +207,12 @@ def leave_one_class_out(dataset: ImageDataset, held_out: str | int
                         split=dataset.split, source=dataset.source,
                         description=f"{dataset.description}, only {names[held_out]}",
                         classes=dataset.classes)
-    return kept, held
+    return Split(kept, held)
 
 
 def uniform_noise(count: int, shape=(3, 32, 32), seed: int = 0) -> torch.Tensor:
     """``count`` images of i.i.d. uniform pixels in [0, 1]: (count, *shape), a far-OOD set."""
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count={count!r}: expected a positive int.")
+    check_positive_int("count", count)
     return torch.rand((count, *shape), generator=torch.Generator().manual_seed(seed))
 
 

@@ -7,7 +7,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.ood import _as_scores, inlier_fraction
+from helpers.ood import as_scores, inlier_fraction
 
 
 def inlier_fraction_curve(in_scores, threshold: float, out_scores: Mapping | None = None,
@@ -18,8 +18,8 @@ def inlier_fraction_curve(in_scores, threshold: float, out_scores: Mapping | Non
     is kept) marked; dashed lines are the OOD sets ``{name: scores}``: where they cross
     the threshold line is the share of them that passes as inliers.
     """
-    inside = _as_scores(in_scores, "in_scores")
-    out_scores = {name: _as_scores(s, name) for name, s in (out_scores or {}).items()}
+    inside = as_scores("in_scores", in_scores)
+    out_scores = {name: as_scores(name, s) for name, s in (out_scores or {}).items()}
     every = np.concatenate([inside, *out_scores.values()])
     grid = np.linspace(every.min(), every.max(), 400)
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -50,8 +50,8 @@ def score_histograms(panels: Mapping[str, tuple], thresholds: Mapping[str, float
         raise ValueError("panels: no scores to draw; pass {score name: (ID, {OOD: scores})}.")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
     for ax, (name, (inside, outside)) in zip(axes.flat, panels.items()):
-        inside = _as_scores(inside, "in_scores")
-        outside = {key: _as_scores(s, key) for key, s in outside.items()}
+        inside = as_scores("in_scores", inside)
+        outside = {key: as_scores(key, s) for key, s in outside.items()}
         every = np.concatenate([inside, *outside.values()])
         edges = np.linspace(every.min(), every.max(), bins + 1)
         ax.hist(inside, edges, density=True, color="black", alpha=0.35, label="in-distribution")

@@ -11,19 +11,21 @@ into :func:`helpers.train.fit` through its ``penalty`` argument.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from helpers.models import model_state_guard
+from helpers import models
+from helpers.checks import check_fraction, check_module
 
 PENALTIES = ("none", "l1", "l2", "elastic_net")
 
 
 def kernels(model: nn.Module) -> list[torch.Tensor]:
     """The weight tensors of every ``nn.Conv*`` and ``nn.Linear`` module of ``model``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}.")
+    check_module("model", model)
     kinds = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
     return [module.weight for module in model.modules() if isinstance(module, kinds)]
 
@@ -40,7 +42,7 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
 
 def elastic_net_penalty(model: nn.Module, alpha: float = 0.5) -> torch.Tensor:
     """``α‖w‖₁ + (1 − α)‖w‖₂²`` over all conv and linear kernels; ``alpha`` in [0, 1]."""
-    _check_fraction("alpha", alpha)
+    check_fraction("alpha", alpha)
     return alpha * l1_penalty(model) + (1 - alpha) * l2_penalty(model)
 
 
@@ -54,7 +56,7 @@ def weight_penalty(kind: str, lam: float, alpha: float = 0.5):
         raise ValueError(f"kind={kind!r}: expected one of {', '.join(PENALTIES)}.")
     if not isinstance(lam, (int, float)) or lam < 0:
         raise ValueError(f"lam={lam!r}: expected a number >= 0.")
-    _check_fraction("alpha", alpha)
+    check_fraction("alpha", alpha)
     if kind == "none":
         return None
     if kind == "l1":
@@ -84,22 +86,31 @@ class ActivationPenalty:
         if not isinstance(lam, (int, float)) or lam < 0:
             raise ValueError(f"lam={lam!r}: expected a number >= 0.")
         self.model, self.layers, self.lam = model, list(layers), float(lam)
-        self._handles, self._outputs = [], []
+        self._hooks: ExitStack | None = None
+        self._outputs: list[torch.Tensor] = []
 
     def __enter__(self) -> "ActivationPenalty":
-        self._handles = [layer.register_forward_hook(self._capture) for layer in self.layers]
+        # one stack for all the hooks: if registering one fails, the others go too
+        with ExitStack() as hooks:
+            for layer in self.layers:
+                hooks.enter_context(models.forward_hook(layer, self._keep))
+            self._hooks = hooks.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles, self._outputs = [], []
+        self.close()
 
-    def _capture(self, module, inputs, output) -> None:
-        self._outputs.append(output)
+    def close(self) -> None:
+        """Remove the hooks and forget captured activations (safe to call twice)."""
+        if self._hooks is not None:
+            self._hooks.close()
+        self._hooks, self._outputs = None, []
+
+    def _keep(self, module, inputs, output) -> None:
+        self._outputs.append(output)  # not detached: the penalty's gradient flows through
 
     def __call__(self, model: nn.Module | None = None) -> torch.Tensor:
-        if not self._handles:
+        if self._hooks is None:
             raise RuntimeError("ActivationPenalty: use it inside its `with` block (no hooks).")
         if not self._outputs:
             raise RuntimeError("ActivationPenalty: no activations captured; run a forward pass.")
@@ -122,45 +133,41 @@ def average_density(model: nn.Module, data: torch.Tensor | Dataset, layers: list
                     threshold: float = 0.0, batch_size: int = 256) -> float:
     """Average activity ratio: the mean over stimuli of the fraction of active units.
 
-    All units of all ``layers`` (their outputs, read by forward hooks) count as one code
-    per stimulus. ``data``: images (N, C, H, W) in [0, 1] or a dataset of (image, label).
-    A sparse code has a density in [0, 0.5]. The model's state is restored and the
-    hooks removed afterwards (also on error).
+    All units of all ``layers`` (their outputs) count as one code per stimulus.
+    ``data``: images (N, C, H, W) in [0, 1] or a dataset of (image, label). A sparse code
+    has a density in [0, 0.5]. Runs :func:`helpers.models.logits` with one counting hook
+    per layer, removed afterwards (also on error); the model's state is restored.
     """
     _check_layers(model, layers)
-    if isinstance(data, torch.Tensor):
-        batches = (data[start:start + batch_size] for start in range(0, len(data), batch_size))
-    else:
-        batches = (images for images, _ in DataLoader(data, batch_size=batch_size))
-    device = next(model.parameters()).device
-    captured, per_stimulus = [], []
-    with model_state_guard(model), torch.no_grad():
-        for layer in layers:
-            layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
-        for images in batches:
-            captured.clear()
-            model(images.to(device))
-            units = torch.cat([output.flatten(1) for output in captured], dim=1)
-            per_stimulus.append(density(units, threshold).cpu())
-    if not per_stimulus:
-        raise ValueError("data: no images to measure the density on.")
-    return torch.cat(per_stimulus).mean().item()
+    # every stimulus has the same units, so the mean of the per-stimulus fractions is
+    # (all active units) / (stimuli × units): counts suffice, no activations are kept
+    active, units = [0] * len(layers), [0] * len(layers)
+
+    def counter(index: int):
+        def count(module, inputs, output) -> None:
+            active[index] += (output.flatten(1) > threshold).sum().item()
+            units[index] = output[0].numel()
+        return count
+
+    with ExitStack() as hooks:
+        for index, layer in enumerate(layers):
+            hooks.enter_context(models.forward_hook(layer, counter(index)))
+        stimuli = len(models.logits(model, data, batch_size))
+    return sum(active) / (stimuli * sum(units))
+
+
+def kernel_weights(model: nn.Module) -> torch.Tensor:
+    """Every conv and linear kernel weight of ``model``, flattened and detached: (P,) on CPU."""
+    return torch.cat([weight.detach().flatten().cpu() for weight in kernels(model)])
 
 
 def sparsity_of_weights(model: nn.Module, tolerance: float = 1e-3) -> float:
     """Fraction of kernel weights whose magnitude is below ``tolerance`` (near zero)."""
-    weights = torch.cat([weight.detach().flatten() for weight in kernels(model)])
-    return (weights.abs() < tolerance).float().mean().item()
-
-
-def _check_fraction(name: str, value) -> None:
-    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name}={value!r}: expected a number in [0, 1].")
+    return (kernel_weights(model).abs() < tolerance).float().mean().item()
 
 
 def _check_layers(model, layers) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}.")
+    check_module("model", model)
     if not isinstance(layers, (list, tuple)) or not layers:
         raise ValueError("layers: expected a non-empty list of modules of the model.")
     members = set(map(id, model.modules()))

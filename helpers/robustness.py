@@ -1,108 +1,79 @@
 """Chapter 2 (robustness): adversarial training, robust accuracy, embeddings and k-NN.
 
-The attacks themselves are in :mod:`helpers.attacks`. This module trains the chapter's
-three models (standard, adversarially trained, circle loss), measures clean and robust
-accuracy (also as a curve over ε), builds the spec's "20 white pixels, then FGSM"
-corruption, and extracts and maps the penultimate features (k-NN, UMAP/t-SNE).
+The attacks themselves are in :mod:`helpers.attacks`, the figures in
+:mod:`helpers.robustness_plots`. This module holds the training steps that
+:func:`helpers.train.fit` runs for the chapter's adversarially trained and circle-loss
+models, measures clean and robust accuracy (also as a curve over ε), builds the spec's
+"20 white pixels, then FGSM" corruption, and maps the penultimate features (k-NN,
+UMAP/t-SNE).
 """
 
 from __future__ import annotations
 
-import time
-
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from helpers import attacks
+from helpers.checks import check_fraction
 from helpers.losses import circle_loss
-from helpers.train import get_device, set_seed
 
-LOSSES = ("cross_entropy", "circle")
+TRAINING_ATTACKS = ("fgsm", "pgd", "bim")
 
 
-# --- training -------------------------------------------------------------------------------
+# --- training steps for helpers.train.fit -------------------------------------------------
 
-def _adversarial_batch(model, images, labels, adversarial: dict) -> torch.Tensor:
-    """The batch with its first ``fraction`` replaced by attacked copies (batches are shuffled)."""
-    count = round(adversarial.get("fraction", 0.5) * len(images))
+def adversarial_batch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                      attack: str = "pgd", fraction: float = 0.5, **settings) -> torch.Tensor:
+    """The batch (N, C, H, W) with its first ``round(fraction · N)`` images replaced by
+    copies that ``attack`` (``"fgsm"``, ``"pgd"`` or ``"bim"``, with ``settings`` such as
+    ``eps``) crafts against the current model; batches are shuffled, so "first" is random.
+    """
+    craft = _training_attack(attack)
+    count = round(check_fraction("fraction", fraction) * len(images))
     if count == 0:
         return images
-    settings = {k: v for k, v in adversarial.items() if k not in ("attack", "fraction")}
-    attacked = attacks.ATTACKS[adversarial["attack"]](model, images[:count], labels[:count],
-                                                      **settings)
+    attacked = craft(model, images[:count], labels[:count], **settings)
     return torch.cat([attacked, images[count:]])
 
 
-def train_model(model: nn.Module, train_data: Dataset, *, epochs: int, batch_size: int = 64,
-                lr: float = 2e-3, loss: str = "cross_entropy", adversarial: dict | None = None,
-                circle_m: float = 0.4, circle_gamma: float = 80.0, seed: int = 0,
-                device: str = "auto", progress: bool = True, desc: str = "train") -> dict:
-    """Train ``model`` (a :class:`helpers.models.Classifier`) in place with Adam; return its history.
+def _training_attack(attack: str):
+    """The attack function of ``attack``, one of :data:`TRAINING_ATTACKS`."""
+    if attack not in TRAINING_ATTACKS:
+        raise ValueError(f"attack={attack!r}: expected one of {', '.join(TRAINING_ATTACKS)}.")
+    return attacks.ATTACKS[attack]
 
-    ``loss="cross_entropy"`` trains the logits; ``loss="circle"`` trains the penultimate
-    embedding ``model.embed`` with :func:`helpers.losses.circle_loss` (``circle_m``,
-    ``circle_gamma``) and leaves the head unused. ``adversarial`` turns on adversarial
-    training: e.g. ``{"attack": "pgd", "fraction": 0.5, "eps": 8/255, "step_size":
-    2/255, "steps": 3}`` replaces that fraction of every batch by examples the attack
-    crafts against the current model. The history has :func:`helpers.train.fit`'s keys;
-    ``train_acc`` is NaN for the circle loss (it has no logits).
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"loss={loss!r}: expected one of {', '.join(LOSSES)}.")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs={epochs!r}: expected a positive int.")
-    if adversarial is not None:
-        if adversarial.get("attack") not in ("fgsm", "pgd", "bim"):
-            raise ValueError(f"adversarial['attack']={adversarial.get('attack')!r}: "
-                             f"expected 'fgsm', 'pgd' or 'bim'.")
-        if not 0 <= adversarial.get("fraction", 0.5) <= 1:
-            raise ValueError(f"adversarial['fraction']={adversarial['fraction']!r}: "
-                             f"expected a fraction in [0, 1].")
-    device = get_device(device)
-    set_seed(seed)
-    model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(train_data, batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    history = {key: [] for key in ("epoch", "train_loss", "train_acc", "val_loss",
-                                   "val_acc", "lr", "seconds")}
-    bar = tqdm(total=epochs * len(loader), desc=desc, disable=not progress, leave=False,
-               mininterval=0.5)
-    try:
-        for epoch in range(1, epochs + 1):
-            start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
-            model.train()
-            for images, labels in loader:
-                images, labels = images.to(device), labels.to(device)
-                if adversarial is not None:
-                    images = _adversarial_batch(model, images, labels, adversarial)
-                if loss == "circle":
-                    value = circle_loss(model.embed(images), labels, circle_m, circle_gamma)
-                else:
-                    logits = model(images)
-                    value = F.cross_entropy(logits, labels)
-                    correct += (logits.argmax(1) == labels).sum().item()
-                optimizer.zero_grad(set_to_none=True)
-                value.backward()
-                optimizer.step()
-                total_loss += value.item() * len(labels)
-                seen += len(labels)
-                bar.update()
-            history["epoch"].append(epoch)
-            history["train_loss"].append(total_loss / seen)
-            history["train_acc"].append(correct / seen if loss != "circle" else float("nan"))
-            history["lr"].append(lr)
-            history["seconds"].append(time.perf_counter() - start)
-            bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}")
-    finally:
-        bar.close()
-    model.eval()
-    return history
+
+def adversarial_step(attack: str = "pgd", fraction: float = 0.5, **settings):
+    """A :func:`helpers.train.fit` step for adversarial training: cross-entropy on the
+    batch after :func:`adversarial_batch` replaced ``fraction`` of it (e.g. ``attack="pgd",
+    fraction=0.5, eps=8/255, step_size=2/255, steps=3``)."""
+    _training_attack(attack)
+    check_fraction("fraction", fraction)
+
+    def step(model: nn.Module, batch) -> dict:
+        images, labels = batch
+        images = adversarial_batch(model, images, labels, attack, fraction, **settings)
+        logits = model(images)
+        return {"loss": F.cross_entropy(logits, labels), "logits": logits, "labels": labels}
+
+    return step
+
+
+def circle_step(m: float = 0.4, gamma: float = 80.0):
+    """A :func:`helpers.train.fit` step that trains the penultimate embedding
+    ``model.embed`` with :func:`helpers.losses.circle_loss` (margin ``m``, scale
+    ``gamma``); the head stays unused. No logits, so fit records ``train_acc`` as NaN."""
+    check_fraction("m", m)
+    if not isinstance(gamma, (int, float)) or gamma <= 0:
+        raise ValueError(f"gamma={gamma!r}: expected a positive scale.")
+
+    def step(model: nn.Module, batch) -> dict:
+        images, labels = batch
+        return {"loss": circle_loss(model.embed(images), labels, m, gamma)}
+
+    return step
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -246,40 +217,3 @@ def embed_2d(features: np.ndarray, method: str = "umap", seed: int = 0) -> np.nd
         return TSNE(2, perplexity=min(30, (len(features) - 1) / 3), init="pca",
                     random_state=seed).fit_transform(features)
     raise ValueError(f"method={method!r}: expected 'umap' or 'tsne'.")
-
-
-def feature_maps(maps: dict[str, np.ndarray], labels, class_names, title: str | None = None,
-                 method: str = "umap") -> plt.Figure:
-    """Scatter plots side by side, one per ``{panel title: (N, 2) map}``, coloured by class."""
-    if not maps:
-        raise ValueError("maps is empty: pass {panel title: (N, 2) coordinates}.")
-    labels = np.asarray(labels)
-    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4), squeeze=False)
-    colours = plt.get_cmap("tab10")
-    for ax, (name, points) in zip(axes[0], maps.items()):
-        for k, class_name in enumerate(class_names):
-            chosen = labels == k
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=7, color=colours(k), label=class_name)
-        ax.set(title=name, xticks=[], yticks=[], xlabel=f"{method} 1", ylabel=f"{method} 2")
-    axes[0, -1].legend(fontsize="x-small", markerscale=2, loc="center left",
-                       bbox_to_anchor=(1.0, 0.5))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def accuracy_curves(epsilons, curves: dict[str, list[float]], title: str | None = None) -> plt.Figure:
-    """Robust accuracy (%) against ε (shown in units of 1/255), one line per model."""
-    if not curves:
-        raise ValueError("curves is empty: pass {model name: accuracies}.")
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for name, values in curves.items():
-        ax.plot(np.asarray(epsilons) * 255, np.asarray(values) * 100, marker="o", label=name)
-    ax.set(xlabel="ε (× 1/255)", ylabel="robust accuracy (%)", ylim=(0, 100),
-           title=title or "robust accuracy vs attack strength")
-    ax.axhline(10, color="grey", linestyle=":", linewidth=1, label="chance")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return fig

@@ -17,6 +17,9 @@ and its experiments, each returning a tidy pandas table:
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable, NamedTuple
+
 import numpy as np
 import pandas as pd
 import torch
@@ -94,25 +97,37 @@ def cam_layer(model: Classifier) -> nn.Module:
 
 # --- training ----------------------------------------------------------------------------
 
+class Trained(NamedTuple):
+    """A trained model and its :func:`helpers.train.fit` history."""
+    model: Classifier
+    history: dict
+
+
 def train_regularized(train_set, kind: str, lam: float, *, alpha: float = 0.5,
                       arch: str = "cam_cnn", width: float = 8, epochs: int = 4,
                       batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-                      progress: bool = True, desc: str | None = None) -> tuple:
+                      progress: bool = True, desc: str | None = None,
+                      checkpoint: str | Path | None = None) -> Trained:
     """A :func:`build` model trained with Adam and the weight penalty ``kind`` (see
-    :func:`helpers.regularization.weight_penalty`). Returns ``(model, history)``."""
+    :func:`helpers.regularization.weight_penalty`), or reloaded from ``checkpoint``
+    (:func:`helpers.train.fit`; name it with every setting above, e.g. by
+    :func:`helpers.train.checkpoint_path`: ``fit`` does not see the penalty)."""
     set_seed(seed)
     model = build(arch, width, len(CLASSES))
     penalty = regularization.weight_penalty(kind, lam, alpha)
     history = fit(model, train_set, epochs=epochs, batch_size=batch_size, optimizer="adam",
                   lr=lr, seed=seed, penalty=penalty, progress=progress,
-                  desc=desc or f"train {kind}")
-    return model, history
+                  desc=desc or f"train {kind}", checkpoint=checkpoint)
+    return Trained(model, history)
 
 
 def density_sweep(train_set, test_set, lambdas, *, width: int = 16, epochs: int = 3,
                   batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-                  progress: bool = True) -> pd.DataFrame:
-    """Train :func:`single_layer_cnn` with the activation penalty ``λ Σ|a|`` for each λ.
+                  progress: bool = True,
+                  checkpoint: Callable[[float], str | Path] | None = None) -> pd.DataFrame:
+    """Train :func:`single_layer_cnn` with the activation penalty ``λ Σ|a|`` for each λ
+    (or reload it: ``checkpoint(λ)`` names the file of that λ's model, see
+    :func:`train_regularized`).
 
     Returns a table indexed by λ with the test ``accuracy`` and the ``density`` (average
     fraction of active conv units per test image).
@@ -125,7 +140,8 @@ def density_sweep(train_set, test_set, lambdas, *, width: int = 16, epochs: int 
         with regularization.ActivationPenalty(model, layers, lam) as penalty:
             fit(model, train_set, epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr,
                 seed=seed, penalty=penalty if lam > 0 else None, progress=progress,
-                desc=f"λ = {lam:g}")
+                desc=f"λ = {lam:g}",
+                checkpoint=None if checkpoint is None else checkpoint(lam))
         rows.append({"λ": lam, "accuracy": evaluate(model, test_set)["accuracy"],
                      "density": regularization.average_density(model, test_set, layers)})
     return pd.DataFrame(rows).set_index("λ")
@@ -183,8 +199,14 @@ def stability_maps(model: Classifier, images: torch.Tensor, *, sigma: float = 0.
             "Grad-CAM (blurred)": attribution.grad_cam(model, blurred, layer, targets)}
 
 
-def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -> tuple:
-    """SSD per model on the same images: returns ``(table, per_image)``.
+class Stability(NamedTuple):
+    """What :func:`stability_table` returns (see there)."""
+    table: pd.DataFrame
+    per_image: dict
+
+
+def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -> Stability:
+    """SSD per model on the same images: returns ``Stability(table, per_image)``.
 
     ``table``: rows "sliding patch" (occlusion 4×4 vs 2×2) and "Grad-CAM" (image vs
     blurred), one "mean ± std (median)" string per model (the SSDs are heavy-tailed: a
@@ -200,7 +222,7 @@ def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -
         cells[name] = {row: f"{values.mean():.2f} ± {values.std():.2f} "
                             f"(median {np.median(values):.2f})"
                        for row, values in per_image[name].items()}
-    return pd.DataFrame(cells), per_image
+    return Stability(pd.DataFrame(cells), per_image)
 
 
 # --- the spurious cue and trustworthiness ------------------------------------------------
@@ -224,7 +246,14 @@ def cued_dataset(dataset: ImageDataset, size: int = 4) -> ImageDataset:
                         description=dataset.description + ", with a spurious corner cue")
 
 
-def masked_test_set(size: int, seed: int = 0, margin: int = 2) -> tuple:
+class MaskedImages(NamedTuple):
+    """Images (N, 3, H, W) in [0, 1], labels (N,) and annotated regions, bool (N, H, W)."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor
+
+
+def masked_test_set(size: int, seed: int = 0, margin: int = 2) -> MaskedImages:
     """Stand-in test images (N, 3, 32, 32) in [0, 1], labels (N,) and the annotated
     discriminative regions, bool (N, 32, 32): each object's mask, known by construction,
     grown by ``margin`` pixels (annotations are drawn generously, and a map whose cells
@@ -234,8 +263,8 @@ def masked_test_set(size: int, seed: int = 0, margin: int = 2) -> tuple:
     images, labels, masks = drawn_objects_with_masks("test", size, seed)
     masks = torch.from_numpy(masks).float().unsqueeze(1)
     grown = F.max_pool2d(masks, 2 * margin + 1, stride=1, padding=margin) if margin else masks
-    return (torch.from_numpy(images).float() / 255, torch.from_numpy(labels),
-            grown.squeeze(1).bool())
+    return MaskedImages(torch.from_numpy(images).float() / 255, torch.from_numpy(labels),
+                        grown.squeeze(1).bool())
 
 
 TRUST_METHODS = ("occlusion", "Grad-CAM")

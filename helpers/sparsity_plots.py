@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.regularization import kernels
-
 
 def density_curve(table: pd.DataFrame) -> plt.Figure:
     """Accuracy and average density against λ (a :func:`helpers.sparsity.density_sweep`
@@ -33,12 +31,16 @@ def density_curve(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def weight_histograms(models: Mapping[str, torch.nn.Module], bins: int = 80) -> plt.Figure:
-    """Histogram of all conv and linear kernel weights of each model (log counts)."""
-    fig, axes = plt.subplots(1, len(models), figsize=(3 * len(models), 2.8), sharey=True)
+def weight_histograms(weights: Mapping[str, torch.Tensor | np.ndarray],
+                      bins: int = 80) -> plt.Figure:
+    """Histogram (log counts) of each model's weights ``{name: 1-D weights}``, e.g. the
+    kernels of :func:`helpers.regularization.kernel_weights`, on one symmetric range."""
+    if not weights:
+        raise ValueError("weights: nothing to draw; pass {model name: 1-D weights}.")
+    weights = {name: np.asarray(torch.as_tensor(values).detach().cpu()).ravel()
+               for name, values in weights.items()}
+    fig, axes = plt.subplots(1, len(weights), figsize=(3 * len(weights), 2.8), sharey=True)
     axes = np.atleast_1d(axes)
-    weights = {name: torch.cat([w.detach().flatten() for w in kernels(model)]).cpu().numpy()
-               for name, model in models.items()}
     edge = max(np.abs(w).max() for w in weights.values())
     for ax, (name, values) in zip(axes, weights.items()):
         ax.hist(values, bins=np.linspace(-edge, edge, bins), color="tab:blue")

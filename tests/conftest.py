@@ -113,6 +113,13 @@ def walkthrough_outputs(request) -> Path:
     return request.getfixturevalue("book_build").outputs
 
 
+@pytest.fixture(scope="module")
+def results(request, walkthrough_outputs) -> dict:
+    """The results of the chapter that the module ``test_results_<chapter>.py`` checks."""
+    chapter = request.module.__name__.rpartition(".")[2].removeprefix("test_results_")
+    return read_results(walkthrough_outputs, chapter)
+
+
 def read_results(outputs: Path, chapter: str) -> dict:
     """The results the chapter's walkthrough wrote (tiny profile), or a clear failure."""
     path = outputs / chapter / "results-tiny.json"

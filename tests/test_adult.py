@@ -121,3 +121,17 @@ def test_standin_features_leak_the_sensitive_attributes():
         model = LogisticRegression(max_iter=500).fit(data.X_train, data.Z_train[attribute])
         auc = roc_auc_score(data.Z_test[attribute], model.predict_proba(data.X_test)[:, 1])
         assert auc > least, (attribute, auc)
+
+
+def test_the_kits_loader_serves_adult_with_the_same_source_setting(capsys):
+    from helpers import data
+
+    loaded = data.load("adult", source="standin", size=600, seed=2)
+    direct = adult.load_adult(source="standin", size=600, seed=2, verbose=False)
+    assert isinstance(loaded, adult.AdultData), f"expected AdultData, got {type(loaded)}"
+    pd.testing.assert_frame_equal(loaded.X_train, direct.X_train)
+    assert "embedded stand-in" in capsys.readouterr().out, "data.load should say what it used"
+    with pytest.raises(FileNotFoundError, match="download.py adult"):
+        data.load("adult", source="real")
+    with pytest.raises(ValueError, match="split"):
+        data.load("adult", "test")

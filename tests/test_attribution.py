@@ -1,4 +1,5 @@
-"""helpers.attribution against pytorch-grad-cam and captum; state restoration; SSD, trust."""
+"""helpers.attribution against pytorch-grad-cam and captum; state restoration; SSD, trust.
+(The stand-in masks and the cue of helpers.sparsity: test_sparsity.py.)"""
 
 import pytest
 import torch
@@ -31,8 +32,10 @@ def _reference(method, model, layer, images, targets):
 def test_grad_cam_equals_pytorch_grad_cam(model_and_batch):
     model, layer, images, targets = model_and_batch
     ours = attribution.grad_cam(model, images, layer, targets)
-    assert ours.shape == (5, 32, 32)
-    assert torch.allclose(ours, _reference(GradCAM, model, layer, images, targets), atol=1e-5)
+    assert ours.shape == (5, 32, 32), f"expected maps (5, 32, 32), got {tuple(ours.shape)}"
+    theirs = _reference(GradCAM, model, layer, images, targets)
+    gap = (ours - theirs).abs().max().item()
+    assert gap <= 1e-5, f"expected pytorch-grad-cam's maps, largest difference {gap}"
 
 
 def test_grad_cam_equals_captum_layer_grad_cam_upsampled(model_and_batch):
@@ -41,15 +44,16 @@ def test_grad_cam_equals_captum_layer_grad_cam_upsampled(model_and_batch):
                                                   relu_attributions=True)
     theirs = LayerAttribution.interpolate(theirs, (32, 32), interpolate_mode="bilinear")
     theirs = attribution.normalize_maps(theirs.detach()[:, 0])
-    assert torch.allclose(attribution.grad_cam(model, images, layer, targets), theirs,
-                          atol=1e-5)
+    gap = (attribution.grad_cam(model, images, layer, targets) - theirs).abs().max().item()
+    assert gap <= 1e-5, f"expected captum's upsampled maps, largest difference {gap}"
 
 
 def test_grad_cam_plus_plus_equals_pytorch_grad_cam(model_and_batch):
     model, layer, images, targets = model_and_batch
     ours = attribution.grad_cam_plus_plus(model, images, layer, targets)
     theirs = _reference(GradCAMPlusPlus, model, layer, images, targets)
-    assert torch.allclose(ours, theirs, atol=1e-5)
+    gap = (ours - theirs).abs().max().item()
+    assert gap <= 1e-5, f"expected pytorch-grad-cam's Grad-CAM++, largest difference {gap}"
 
 
 def test_cam_is_the_class_score_and_grad_cam_its_positive_part():
@@ -64,9 +68,16 @@ def test_cam_is_the_class_score_and_grad_cam_its_positive_part():
     raw = attribution.cam(model, images, features[3], targets, normalize=False)
     logits = model(images).detach()
     expected = logits[torch.arange(3), targets] - model.fc.bias.detach()[targets]
-    assert torch.allclose(raw.mean(dim=(1, 2)), expected, atol=1e-5)
-    assert torch.allclose(attribution.grad_cam(model, images, features[3], targets),
-                          attribution.normalize_maps(torch.relu(raw)), atol=1e-5)
+    means = raw.mean(dim=(1, 2))
+    assert torch.allclose(means, expected, atol=1e-5), (
+        f"expected CAM's means = Y^c - b_c = {expected.tolist()}, got {means.tolist()}")
+    grad_cam = attribution.grad_cam(model, images, features[3], targets)
+    gap = (grad_cam - attribution.normalize_maps(torch.relu(raw))).abs().max().item()
+    assert gap <= 1e-5, f"expected Grad-CAM = normalize(ReLU(CAM)), largest difference {gap}"
+    by_name = attribution.cam(model, images, "features.3", targets, normalize=False)
+    assert torch.equal(by_name, raw), "the layer given by its name should give the same maps"
+    with pytest.raises(ValueError, match="layer"):
+        attribution.cam(model, images, features[1], targets)  # 6 channels, head reads 5
 
 
 @pytest.mark.parametrize("window, stride, baseline", [(4, 2, 0.5), (2, 2, 0.5), (3, 2, 0.0)])
@@ -80,7 +91,8 @@ def test_occlusion_equals_captum(model_and_batch, window, stride, baseline):
                                         strides=(3, stride, stride), baselines=baseline,
                                         target=targets)
     covered = theirs[:, 0]   # captum's channels are equal: the window spans them all
-    assert torch.allclose(ours, covered, atol=1e-5)
+    gap = (ours - covered).abs().max().item()
+    assert gap <= 1e-5, f"expected captum's occlusion, largest difference {gap}"
 
 
 def test_occlusion_finds_the_pixels_the_model_reads():
@@ -94,8 +106,10 @@ def test_occlusion_finds_the_pixels_the_model_reads():
     model.register_parameter("unused", nn.Parameter(torch.zeros(1)))
     images = torch.ones(2, 3, 16, 16)
     maps = attribution.occlusion(model, images, torch.tensor([0, 0]), window=4, stride=4)
-    assert torch.equal(maps[:, :4, :4], torch.ones(2, 4, 4))
-    assert maps[:, 4:, :].abs().max() == 0 and maps[:, :, 4:].abs().max() == 0
+    assert torch.equal(maps[:, :4, :4], torch.ones(2, 4, 4)), (
+        f"expected 1 on the block the model reads, got {maps[0, :4, :4].tolist()}")
+    outside = max(maps[:, 4:, :].abs().max().item(), maps[:, :, 4:].abs().max().item())
+    assert outside == 0, f"expected 0 outside the block, got up to {outside}"
 
 
 @pytest.mark.parametrize("method", ["grad_cam", "grad_cam_plus_plus", "cam", "occlusion"])
@@ -109,11 +123,14 @@ def test_methods_restore_the_model_even_when_they_raise(model_and_batch, method)
     call(None)
     with pytest.raises((IndexError, RuntimeError)):
         call(torch.full((5,), 42))     # no class 42: fails inside the computation
-    assert model.training and all(m.training for m in model.modules())
-    assert not model.features[0].weight.requires_grad
-    assert all(p.requires_grad for name, p in model.named_parameters()
-               if name != "features.0.weight")
-    assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
+    assert model.training and all(m.training for m in model.modules()), (
+        f"{method}: expected every module back in training mode")
+    assert not model.features[0].weight.requires_grad, f"{method}: a frozen weight thawed"
+    thawed = [name for name, p in model.named_parameters()
+              if name != "features.0.weight" and not p.requires_grad]
+    assert not thawed, f"{method}: expected these parameters trainable again: {thawed}"
+    hooked = [name for name, m in model.named_modules() if m._forward_hooks or m._backward_hooks]
+    assert not hooked, f"{method}: expected no hooks left, found some on {hooked}"
 
 
 def test_inputs_are_checked(model_and_batch):
@@ -133,23 +150,30 @@ def test_inputs_are_checked(model_and_batch):
 def test_normalize_and_ssd():
     maps = torch.tensor([[[0.0, 1.0], [2.0, 4.0]], [[3.0, 3.0], [3.0, 3.0]]])
     normalized = attribution.normalize_maps(maps)
-    assert torch.allclose(normalized[0], torch.tensor([[0.0, 0.25], [0.5, 1.0]]))
+    assert torch.allclose(normalized[0], torch.tensor([[0.0, 0.25], [0.5, 1.0]])), (
+        f"expected min-max [[0, 0.25], [0.5, 1]], got {normalized[0].tolist()}")
     assert torch.equal(normalized[1], torch.zeros(2, 2)), "constant maps become 0"
     flipped = torch.tensor([[[4.0, 2.0], [1.0, 0.0]]])
-    assert torch.allclose(attribution.ssd(maps[:1], flipped), torch.tensor([2.125]))
-    assert torch.allclose(attribution.ssd(maps, 7 * maps + 1), torch.zeros(2))
+    got = attribution.ssd(maps[:1], flipped).item()
+    assert got == pytest.approx(2.125), f"expected SSD 2.125 (hand-computed), got {got}"
+    got = attribution.ssd(maps, 7 * maps + 1).tolist()
+    assert got == pytest.approx([0, 0]), f"expected 0 for rescaled maps, got {got}"
     with pytest.raises(ValueError, match="same shape"):
         attribution.ssd(maps, maps[:1])
 
 
 def test_gaussian_blur_keeps_constants_and_smooths():
     constant = torch.full((1, 3, 8, 8), 0.3)
-    assert torch.allclose(attribution.gaussian_blur(constant, 0.5), constant)
+    assert torch.allclose(attribution.gaussian_blur(constant, 0.5), constant), (
+        "a constant image should stay constant")
     spike = torch.zeros(1, 1, 9, 9)
     spike[0, 0, 4, 4] = 1.0
     blurred = attribution.gaussian_blur(spike, 0.5)
-    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5)
-    assert 0.5 < blurred[0, 0, 4, 4] < 1.0 and blurred[0, 0, 4, 5] > 0
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5), (
+        f"expected the blur to keep the mass 1, got {blurred.sum().item()}")
+    centre, neighbour = blurred[0, 0, 4, 4].item(), blurred[0, 0, 4, 5].item()
+    assert 0.5 < centre < 1.0 and neighbour > 0, (
+        f"expected a lower peak (0.5, 1) spread to the neighbours, got {centre}, {neighbour}")
 
 
 def test_trustworthiness_counts_correct_samples_looking_inside_the_mask():
@@ -160,33 +184,14 @@ def test_trustworthiness_counts_correct_samples_looking_inside_the_mask():
     maps[1, 3, 3] = 1.0            # looks outside
     maps[2, 1, 1] = 1.0            # inside, but misclassified: not counted
     correct = torch.tensor([True, True, False])
-    assert attribution.trustworthiness(maps, masks, correct, fraction=1 / 16) == 0.5
-    assert attribution.trustworthiness(maps, masks, torch.tensor([True, False, False]),
-                                       fraction=1 / 16) == 1.0
-    top = attribution.top_region(maps, fraction=2 / 16)
-    assert top.sum(dim=(1, 2)).tolist() == [2, 2, 2]
+    got = attribution.trustworthiness(maps, masks, correct, fraction=1 / 16)
+    assert got == 0.5, f"expected 1 of the 2 correct samples inside, got {got}"
+    got = attribution.trustworthiness(maps, masks, torch.tensor([True, False, False]),
+                                      fraction=1 / 16)
+    assert got == 1.0, f"expected the one correct sample inside, got {got}"
+    top = attribution.top_region(maps, fraction=2 / 16).sum(dim=(1, 2)).tolist()
+    assert top == [2, 2, 2], f"expected 2 of 16 pixels per map, got {top}"
+    with pytest.raises(ValueError, match="fraction"):
+        attribution.top_region(maps, fraction=0)
     with pytest.raises(ValueError, match="masks"):
         attribution.trustworthiness(maps, masks[:, :2], correct)
-
-
-def test_masks_match_the_standin_images():
-    """The stand-in's object masks belong to the very same images data.load draws."""
-    from helpers import data
-
-    images, labels, masks = sparsity.masked_test_set(20, seed=3, margin=0)
-    dataset = data.load("cifar10", "test", size=20, source="standin", seed=3)
-    assert torch.equal((images * 255).round().to(torch.uint8), dataset.images)
-    assert torch.equal(labels, dataset.labels)
-    coverage = masks.float().mean(dim=(1, 2))
-    assert masks.dtype == torch.bool and (coverage > 0.02).all() and (coverage < 0.6).all()
-    _, _, grown = sparsity.masked_test_set(20, seed=3, margin=2)
-    assert (grown | masks).equal(grown) and grown.sum() > masks.sum()
-
-
-def test_cue_paints_the_class_colour_into_the_corner():
-    images = torch.rand(4, 3, 8, 8)
-    labels = torch.tensor([0, 1, 2, 2])
-    cued = sparsity.with_cue(images, labels, size=2)
-    assert torch.equal(cued[:, :, 2:, :], images[:, :, 2:, :])
-    assert torch.equal(cued[2, :, :2, :2], cued[3, :, :2, :2])
-    assert not torch.equal(cued[0, :, :2, :2], cued[1, :, :2, :2])

@@ -24,24 +24,29 @@ def _toy() -> nn.Module:
 
 def test_penalties_equal_hand_computations():
     model = _toy()
-    assert reg.l1_penalty(model).item() == pytest.approx(1 + 2 + 0.5 + 3)
-    assert reg.l2_penalty(model).item() == pytest.approx(1 + 4 + 0.25 + 9)
-    assert reg.elastic_net_penalty(model, 0.3).item() == pytest.approx(0.3 * 6.5 + 0.7 * 14.25)
-    assert reg.elastic_net_penalty(model, 1.0).item() == pytest.approx(6.5)
-    assert reg.weight_penalty("l1", 0.1)(model).item() == pytest.approx(0.65)
-    assert reg.weight_penalty("l2", 0.1)(model).item() == pytest.approx(1.425)
-    assert reg.weight_penalty("elastic_net", 2.0, 0.5)(model).item() == pytest.approx(20.75)
-    assert reg.weight_penalty("none", 0.1) is None
+    cases = {"‖w‖₁": (reg.l1_penalty(model), 1 + 2 + 0.5 + 3),
+             "‖w‖₂²": (reg.l2_penalty(model), 1 + 4 + 0.25 + 9),
+             "elastic net α=0.3": (reg.elastic_net_penalty(model, 0.3), 0.3 * 6.5 + 0.7 * 14.25),
+             "elastic net α=1": (reg.elastic_net_penalty(model, 1.0), 6.5),
+             "0.1·L1": (reg.weight_penalty("l1", 0.1)(model), 0.65),
+             "0.1·L2": (reg.weight_penalty("l2", 0.1)(model), 1.425),
+             "2·elastic net": (reg.weight_penalty("elastic_net", 2.0, 0.5)(model), 20.75)}
+    for name, (got, expected) in cases.items():
+        assert got.item() == pytest.approx(expected), f"{name}: expected {expected}, got {got}"
+    assert reg.weight_penalty("none", 0.1) is None, "kind='none' should give no penalty"
 
 
 def test_penalty_gradients_are_sign_and_twice_the_weight():
     model = _toy()
     reg.l1_penalty(model).backward()
-    assert torch.equal(model[0].weight.grad, torch.tensor([[[[1.0, -1.0], [1.0, 0.0]]]]))
+    grad = model[0].weight.grad
+    assert torch.equal(grad, torch.tensor([[[[1.0, -1.0], [1.0, 0.0]]]])), (
+        f"expected sign(w) = [1, -1, 1, 0] (0 at w = 0), got {grad.flatten().tolist()}")
     assert model[0].bias.grad is None, "biases are not penalized"
     model.zero_grad()
     reg.l2_penalty(model).backward()
-    assert torch.allclose(model[3].weight.grad, torch.tensor([[-6.0]]))
+    grad = model[3].weight.grad
+    assert torch.allclose(grad, torch.tensor([[-6.0]])), f"expected 2w = -6, got {grad}"
 
 
 def test_penalty_arguments_are_checked():
@@ -58,8 +63,10 @@ def test_penalty_arguments_are_checked():
 def test_density_of_a_known_activation_tensor():
     activations = torch.tensor([[[0.0, 1.0], [2.0, 0.0]], [[-1.0, 0.0], [0.0, 0.0]],
                                 [[3.0, 3.0], [3.0, 3.0]]])
-    assert torch.equal(reg.density(activations), torch.tensor([0.5, 0.0, 1.0]))
-    assert torch.equal(reg.density(activations, threshold=2.5), torch.tensor([0.0, 0.0, 1.0]))
+    got = reg.density(activations).tolist()
+    assert got == [0.5, 0.0, 1.0], f"expected [0.5, 0, 1] active above 0, got {got}"
+    got = reg.density(activations, threshold=2.5).tolist()
+    assert got == [0.0, 0.0, 1.0], f"expected [0, 0, 1] active above 2.5, got {got}"
     with pytest.raises(ValueError, match="activations"):
         reg.density(torch.ones(3))
 
@@ -74,10 +81,12 @@ def test_average_density_over_layers_restores_the_model():
     model.train()
     images = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
     # x = (1, 0): 2 of 4 + 1 of 2 = 3/6; x = (-1, 0): 2 of 4 + 1 of 2 = 3/6
-    assert reg.average_density(model, images, [model[1], model[3]]) == pytest.approx(0.5)
-    assert reg.average_density(model, images, [model[1]]) == pytest.approx(0.5)
-    assert model.training and all(p.requires_grad for p in model.parameters())
-    assert not any(m._forward_hooks for m in model.modules())
+    for layers in ([model[1], model[3]], [model[1]]):
+        got = reg.average_density(model, images, layers)
+        assert got == pytest.approx(0.5), f"expected 3 of 6 (2 of 4) units active, got {got}"
+    assert model.training and all(p.requires_grad for p in model.parameters()), (
+        "expected the model back in training mode with trainable parameters")
+    assert not any(m._forward_hooks for m in model.modules()), "a counting hook was left"
     with pytest.raises(ValueError, match="layers"):
         reg.average_density(model, images, [nn.ReLU()])
 
@@ -89,14 +98,16 @@ def test_activation_penalty_is_lambda_times_mean_l1_and_unhooks():
         model(images)
         value = penalty(model)
         expected = 0.1 * torch.relu(model[0](images)).abs().sum(1).mean()
-        assert value.item() == pytest.approx(expected.item())
+        assert value.item() == pytest.approx(expected.item()), (
+            f"expected λ·mean Σ|a| = {expected.item()}, got {value.item()}")
         value.backward()
-        assert model[0].weight.grad is not None
+        assert model[0].weight.grad is not None, "the penalty should reach the weights"
         with pytest.raises(RuntimeError, match="no activations"):
             penalty(model)
-    assert not model[1]._forward_hooks
+    assert not model[1]._forward_hooks, "the hook should be gone after the with block"
     with pytest.raises(RuntimeError, match="with"):
         penalty(model)
+    penalty.close()  # a second close is harmless
 
 
 def test_activation_penalty_unhooks_when_training_fails():
@@ -104,7 +115,7 @@ def test_activation_penalty_unhooks_when_training_fails():
     with pytest.raises(ZeroDivisionError):
         with reg.ActivationPenalty(model, [model[1]], lam=0.1):
             raise ZeroDivisionError
-    assert not model[1]._forward_hooks
+    assert not model[1]._forward_hooks, "the hook should be gone after an error"
 
 
 def _tiny_images(count=64):
@@ -126,8 +137,10 @@ def test_fit_adds_the_penalty_and_l1_drives_weights_to_zero():
         fit(model, data, epochs=6, batch_size=16, optimizer="adam", lr=1e-2, progress=False,
             penalty=reg.weight_penalty("l1", lam) if lam else None)
         results[lam] = (reg.l1_penalty(model).item(), reg.sparsity_of_weights(model, 1e-2))
-    assert results[0.05][0] < 0.5 * results[0.0][0]
-    assert results[0.05][1] > results[0.0][1] + 0.2
+    assert results[0.05][0] < 0.5 * results[0.0][0], (
+        f"expected L1 to halve ‖w‖₁ at least, got (‖w‖₁, zeros) {results}")
+    assert results[0.05][1] > results[0.0][1] + 0.2, (
+        f"expected 20+ points more near-zero weights, got (‖w‖₁, zeros) {results}")
     with pytest.raises(TypeError, match="penalty"):
         fit(sparsity.cam_cnn(width=2), data, epochs=1, penalty=3.0, progress=False)
 
@@ -143,5 +156,15 @@ def test_activation_penalty_in_fit_lowers_density():
             fit(model, data, epochs=4, batch_size=16, optimizer="adam", lr=1e-2,
                 progress=False, penalty=penalty if lam else None)
         densities[lam] = reg.average_density(model, data, layers)
-        assert not any(m._forward_hooks for m in model.modules())
-    assert densities[0.05] < densities[0.0] - 0.1
+        assert not any(m._forward_hooks for m in model.modules()), f"λ={lam}: hook left"
+    assert densities[0.05] < densities[0.0] - 0.1, (
+        f"expected the penalty to lower the density by 0.1+, got {densities}")
+
+
+def test_kernel_weights_are_the_flattened_conv_and_linear_kernels():
+    weights = reg.kernel_weights(_toy())
+    assert weights.tolist() == [1.0, -2.0, 0.5, 0.0, -3.0], (
+        f"expected the conv then the linear kernel, got {weights.tolist()}")
+    assert not weights.requires_grad, "kernel_weights should be detached"
+    zeros = reg.sparsity_of_weights(_toy(), tolerance=0.6)
+    assert zeros == pytest.approx(2 / 5), f"expected 0.5 and 0 below 0.6 (2 of 5), got {zeros}"

@@ -3,14 +3,7 @@ results file the walkthrough wrote (tiny profile; see conftest.py)."""
 
 import pytest
 
-from conftest import read_results
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def results(walkthrough_outputs):
-    return read_results(walkthrough_outputs, "generalization")
 
 
 def test_cross_domain_accuracy_is_far_below_in_domain(results):

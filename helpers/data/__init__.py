@@ -7,7 +7,8 @@ svhn/train: embedded stand-in (printed street digits), 2,500 images
 downloaded: ``python data_scripts/download.py NAME``), ``"standin"`` (generated offline,
 deterministic from ``seed``) or ``"auto"`` (real if present in the data directory, else
 the stand-in, with a notice). The dataset returned says which one it is
-(``dataset.source``) and notebooks record it with their results.
+(``dataset.source``) and notebooks record it with their results. Tables (:data:`TABLES`:
+UCI Adult) load through the same ``load`` and ``source``, as one bundle of both halves.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from helpers.data import cifar, downloads, fashion, pets, real, standins
+from helpers.data import adult, cifar, downloads, fashion, pets, real, standins
 from helpers.paths import data_dir
 
 SOURCES = ("auto", "real", "standin")
@@ -57,6 +58,10 @@ DATASETS: dict[str, DatasetInfo] = {
                                  "drawn clothing items", (10000, 2000),
                                  fashion.read_fashion_mnist),
 }
+
+#: Tabular datasets: name → loader ``(source, size, seed, verbose)`` returning one bundle
+#: with both halves (Adult: :class:`helpers.data.adult.AdultData`).
+TABLES: dict[str, Callable] = {"adult": adult.load_adult}
 
 
 class ImageDataset(Dataset):
@@ -122,16 +127,25 @@ def real_available(name: str, split: str = "train") -> bool:
     return info.read_real is not None and downloads.present(name, split, data_dir())
 
 
-def load(name: str, split: str = "train", size: int | None = None, source: str = "auto",
-         seed: int = 0, verbose: bool = True) -> ImageDataset:
-    """Load ``split`` ("train"/"test") of dataset ``name`` as an :class:`ImageDataset`.
+def load(name: str, split: str | None = None, size: int | None = None,
+         source: str = "auto", seed: int = 0,
+         verbose: bool = True) -> ImageDataset | adult.AdultData:
+    """Load ``split`` ("train"/"test"; default "train") of dataset ``name`` as an
+    :class:`ImageDataset`, or the table ``name`` (a key of :data:`TABLES`; leave ``split``
+    unset) as its bundle of both halves, e.g. :class:`helpers.data.adult.AdultData`.
 
-    ``size``: number of images (a seeded random subset of real data; that many generated
-    stand-in images); ``None`` = all real images, or the stand-in's default size.
+    ``size``: number of images or rows (a seeded random subset of real data; that many
+    generated stand-in items); ``None`` = all real data, or the stand-in's default size.
     Raises ``ValueError`` for an unknown name/split/source and ``FileNotFoundError`` when
     ``source="real"`` but the dataset has not been downloaded.
     """
+    if name in TABLES:
+        if split is not None:
+            raise ValueError(f"split={split!r}: {name!r} is a table whose bundle holds both "
+                             f"halves (X_train, X_test, ...); leave split unset.")
+        return TABLES[name](source=source, size=size, seed=seed, verbose=verbose)
     info = _info(name)
+    split = "train" if split is None else split
     if split not in ("train", "test"):
         raise ValueError(f"split={split!r}: expected 'train' or 'test'.")
     if source not in SOURCES:
@@ -174,7 +188,7 @@ def _cached(name: str, split: str, size: int | None, seed: int, real_root: str):
 
 def _info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+        raise ValueError(f"Unknown dataset {name!r}; known: {', '.join([*DATASETS, *TABLES])}.")
     return DATASETS[name]
 
 

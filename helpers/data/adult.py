@@ -1,11 +1,13 @@
 """UCI Adult (1994 US census, income > 50k): the real files and an embedded stand-in.
 
->>> adult = load_adult(source="auto", seed=0)                     # doctest: +SKIP
+>>> from helpers import data
+>>> adult = data.load("adult", source="auto", seed=0)              # doctest: +SKIP
 adult: embedded stand-in (synthetic census with planted bias), 6,000 rows ...
 
-Adult is a table, not images, so it has its own loader here instead of an entry in the
-image registry ``helpers.data.DATASETS`` (whose ``ImageDataset`` holds uint8 pictures).
-``source`` works as in :func:`helpers.data.load`: ``"real"`` reads ``adult/adult.data``
+Adult is a table, not images: :func:`helpers.data.load` serves it from
+``helpers.data.TABLES`` (the image registry's ``ImageDataset`` holds uint8 pictures) by
+calling :func:`load_adult` here, which returns both halves as one :class:`AdultData`.
+``source`` works as for the images: ``"real"`` reads ``adult/adult.data``
 and ``adult/adult.test`` from the data directory (``python data_scripts/download.py
 adult``), ``"standin"`` generates the synthetic census below, ``"auto"`` takes the real
 files when present and otherwise the stand-in, with a notice.
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.checks import check_int, check_positive_int
 from helpers.paths import data_dir
 
 COLUMNS = ("age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
@@ -143,8 +146,7 @@ def synthetic_census(n: int, seed: int = 0) -> pd.DataFrame:
 
     Deterministic from ``seed``; missing values appear as '?' as in the real files.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n={n!r}: expected a positive int.")
+    check_positive_int("n", n)
     rng = np.random.default_rng([seed, 1994])
     male = rng.random(n) < 0.67
     race = rng.choice(RACES, n, p=[0.855, 0.031, 0.01, 0.008, 0.096])
@@ -272,8 +274,7 @@ def prepare(raw: pd.DataFrame, seed: int = 0, size: int | None = None) -> tuple:
         raise ValueError(f"raw: missing columns {sorted(missing)}; expected {COLUMNS}.")
     table = raw[raw["race"].isin(["White", "Black"])].reset_index(drop=True)
     if size is not None:
-        if not isinstance(size, int) or size < 2:
-            raise ValueError(f"size={size!r}: expected an int >= 2 or None.")
+        check_int("size", size, 2)
         if size < len(table):
             keep = np.random.default_rng([seed, 7]).choice(len(table), size, replace=False)
             table = table.iloc[np.sort(keep)].reset_index(drop=True)
@@ -315,8 +316,8 @@ def load_adult(source: str = "auto", size: int | None = None, seed: int = 0,
     """
     if source not in SOURCES:
         raise ValueError(f"source={source!r}: expected one of {', '.join(SOURCES)}.")
-    if size is not None and (not isinstance(size, int) or size < 100):
-        raise ValueError(f"size={size!r}: expected an int >= 100 or None.")
+    if size is not None:
+        check_int("size", size, 100)
     available = source != "standin" and real_present()
     if source == "real" and not available:
         read_real()                                  # raises with the download hint
