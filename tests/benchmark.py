@@ -7,6 +7,7 @@
     .venv/bin/python tests/benchmark.py grading [N]     # grading throughput, N submissions
     .venv/bin/python tests/benchmark.py ood             # our MSP/energy vs pytorch-ood's
     .venv/bin/python tests/benchmark.py attribution     # our Grad-CAM/occlusion vs references
+    .venv/bin/python tests/benchmark.py stealing        # our Square attack vs torchattacks'
 
 Walkthroughs: runs each notebook with papermill in a temporary output directory
 (stand-in data unless real data is in $TAI_DATA_DIR) and prints a table of seconds per
@@ -235,7 +236,7 @@ def ood_benchmark(repeats: int = 5, batch: int = 512, logit_rows: int = 200_000)
     import torch
     from pytorch_ood.detector import EnergyBased, MaxSoftmax
 
-    from helpers import ood
+    from helpers import models, ood
 
     torch.manual_seed(0)
     model = ood.build_classifier("small_cnn", 9, 16).eval()
@@ -247,7 +248,7 @@ def ood_benchmark(repeats: int = 5, batch: int = 512, logit_rows: int = 200_000)
         def theirs_images(detector=theirs[name]):
             with torch.no_grad():
                 return -detector.predict(images)
-        cases = {"images": (lambda: ours(ood.logits_of(model, images, batch_size=batch)),
+        cases = {"images": (lambda: ours(models.logits(model, images, batch_size=batch)),
                             theirs_images),
                  "logits": (lambda: ours(logits),
                             lambda detector=theirs[name]: -detector.predict_logits(logits))}
@@ -263,6 +264,53 @@ def ood_benchmark(repeats: int = 5, batch: int = 512, logit_rows: int = 200_000)
     return ratios
 
 
+def stealing_benchmark(repeats: int = 3, batch: int = 64, max_queries: int = 200) -> float:
+    """Throughput of helpers.query_attacks.square_attack (through a QueryAPI) vs
+    torchattacks.Square on the same small CNN, images, seed and scores, one run.
+
+    torchattacks sees the log of the API's probabilities as its logits, so both take the
+    same decisions: the adversarial images are checked equal. Prints images/s of each
+    and the ratio ours/torchattacks.
+    """
+    import torch
+    import torchattacks
+
+    from helpers.models import build_model
+    from helpers.query_attacks import square_attack
+    from helpers.stealing import QueryAPI
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=8).eval()
+    images = torch.rand(batch, 3, 32, 32)
+    labels = QueryAPI(model).scores(images).argmax(1)
+
+    class LogScores(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.api, self.dummy = QueryAPI(model), torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.log(self.api.scores(x).clamp_min(1e-30))
+
+    theirs_attack = torchattacks.Square(LogScores(), eps=0.1, n_queries=max_queries - 2,
+                                        seed=0)
+    runs = {"ours": lambda: square_attack(QueryAPI(model), images, labels, 0.1,
+                                          max_queries=max_queries, seed=0).adversarial,
+            "torchattacks": lambda: theirs_attack(images, labels)}
+    ours, theirs = runs["ours"](), runs["torchattacks"]()
+    fooled = (ours != images).flatten(1).any(1) & (theirs != images).flatten(1).any(1)
+    assert (ours[fooled] - theirs[fooled]).abs().max() <= 1e-6   # same fooling images
+    best = best_seconds(runs, repeats)
+    print(f"{int(fooled.sum())} of {batch} images fooled by both, identical")
+    for name, value in best.items():
+        print(f"Square-{max_queries} {name:13s} {batch / value:8.1f} images/s "
+              f"(best of {repeats})")
+    ratio = best["torchattacks"] / best["ours"]
+    print(f"throughput ratio ours / torchattacks: {ratio:.2f}x "
+          f"(threads: {torch.get_num_threads()}, cores: {os.cpu_count()})")
+    return ratio
+
+
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["attacks"]:
@@ -271,6 +319,8 @@ if __name__ == "__main__":
         ood_benchmark()
     elif arguments[:1] == ["jsma"]:
         jsma_benchmark()
+    elif arguments[:1] == ["stealing"]:
+        stealing_benchmark()
     elif arguments[:1] == ["attribution"]:
         attribution_benchmark()
     elif arguments[:1] == ["grading"]:
