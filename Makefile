@@ -45,8 +45,10 @@ $(VENV)/.installed: pyproject.toml
 # grading round trip in the sandbox, conventions, the book build and the browser check.
 # Two workers: the book build (with the tests that read it) runs beside the grading
 # batch and the unit tests; the summary lists the slowest tests and seconds per file.
+# One thread per process: two workers (and the sandboxes) already fill the two cores, and
+# torch threads competing for them slow every run down several times.
 test: env browser sandbox
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=20
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadgroup --durations=20
 
 test-fast: env sandbox
 	$(BIN)/pytest -m "not slow"

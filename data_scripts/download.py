@@ -7,6 +7,7 @@
     python data_scripts/download.py remove cifar10
     python data_scripts/download.py --print-urls pets    # what to fetch by hand, with checksums
     python data_scripts/download.py import ~/Downloads/images.tar.gz ...
+    python data_scripts/download.py import adult.data adult.test   # loose archive members
 
 Files go to --data-dir, else $TAI_DATA_DIR, else <repo>/data, in the layout torchvision
 uses, where `helpers.data.load` finds them. Every file is checked against its SHA-256
@@ -153,8 +154,8 @@ def _import(args) -> int:
     code = 0
     for item in args.items:
         try:
-            key, remote = downloads.import_file(item, args.data_dir)
-            print(f"{item}: verified as {key}/{remote.name}, placed in "
+            key, name = downloads.import_file(item, args.data_dir)
+            print(f"{item}: verified as {key}/{name}, placed in "
                   f"{downloads.data_root(args.data_dir)}")
         except (DownloadError, ValueError) as error:
             print(error, file=sys.stderr)
@@ -173,7 +174,7 @@ def manual_instructions(names: list[str]) -> str:
             size = f"{remote.size:,} bytes" if remote.size else "size not published"
             lines.append(f"{remote.name}  ({size})")
             lines.append(f"  sha256 {remote.sha256}" if remote.sha256 else
-                         "  sha256 not published; checked by member: " +
+                         "  sha256 not published; checked by member (importable loose too): " +
                          ", ".join(f"{member} {sha}" for member, sha in remote.members))
             if remote.md5:
                 lines.append(f"  md5    {remote.md5}")

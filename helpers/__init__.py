@@ -21,10 +21,12 @@ Chapter modules, each chapter's figures in its own ``<chapter>_plots`` module:
 (``fairness_plots``; the UCI Adult table: ``data.load("adult")``); ``backdoor`` with
 ``backdoor_detect`` and ``backdoor_adaptive`` (``backdoor_plots``); ``ood`` (``ood_plots``);
 ``sparsity`` with ``regularization`` and ``attribution`` (``sparsity_plots``); ``causal``
-with ``concepts`` (``causal_plots``; Fashion-MNIST in ``data.fashion``). Instructor
-tools: ``grading``.
+with ``concepts`` (``causal_plots``; Fashion-MNIST in ``data.fashion``); ``stealing``
+with ``query_attacks`` (``stealing_plots``). The results page's table (sources beside
+the kit's numbers): ``summary``. Instructor tools: ``grading``.
 """
 
 #: The chapters, in reading order: the folder names under book/, solutions/ and labs/,
 #: the nbgrader assignment ids and the output folders.
-CHAPTERS = ("generalization", "robustness", "fairness", "backdoor", "ood", "sparsity", "causal")
+CHAPTERS = ("generalization", "robustness", "fairness", "backdoor", "ood", "sparsity", "causal",
+            "stealing")

@@ -70,8 +70,11 @@ def grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
 def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
                        targets: torch.Tensor | None = None) -> torch.Tensor:
     """Grad-CAM++ (Chattopadhay et al. 2018) with the usual closed form of its weights:
-    ``α = g² / (2g² + Σ_ab A_ab · g³)``, ``w_k = Σ_ij α_ij ReLU(g_ij)``, g = ∂Y^c/∂A.
-    Returns normalized maps (N, H, W) like :func:`grad_cam`."""
+    ``α = g² / (2g² + Σ_ab A_ab · g³)``, ``w_k = Σ_ij α_ij ReLU(g_ij)``, g = ∂S^c/∂A the
+    gradient of the class logit S^c. The closed form holds for the score Y^c = exp(S^c)
+    (its higher derivatives are exp(S^c)·g², exp(S^c)·g³; the factor cancels in α and
+    only rescales w, which the normalization removes). Returns normalized maps (N, H, W)
+    like :func:`grad_cam`."""
     images, layer, targets = _check_inputs(model, images, layer, targets)
     with model_state_guard(model):
         activations, gradients = _activations_and_gradients(model, images, layer, targets)

@@ -285,6 +285,9 @@ def debias(classifier, adversary, train: tuple, test: tuple, lambdas: dict, *,
     X, y, Z = as_tensors(train[0], train[1], train[2][attributes])
     X_test, y_test, Z_test = as_tensors(test[0], test[1], test[2][attributes])
     weights = torch.tensor([float(lambdas[a]) for a in attributes])
+    # dropout draws from the global generator: seeded here, a game does not depend on
+    # what ran before it (the order of a sweep, the notebook's other cells)
+    set_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     # fused: one kernel per step instead of a Python loop over tensors; the adversary's
     # many tiny steps made Adam's bookkeeping most of the game's time

@@ -1,15 +1,19 @@
 """Chapter 1 (generalization under domain shift): one training run per configuration.
 
 A configuration is a dict of the training choices the chapter varies (see
-:data:`CHOICES`); :func:`run` trains one model with them on a source domain and
-evaluates it on every test domain; :func:`finetune_head` retrains only the head on a few
-target images; :func:`pretrained_model` gives the "pretrained" starting point.
+:data:`CHOICES`); :func:`recipe` gives its fit settings (the profile's, with the
+per-choice changes of ``profile.generalization``); :func:`run` trains one model with
+them on a source domain and evaluates it on every test domain; :func:`finetune_head`
+retrains only the head on a few target images; :func:`pretrained_model` gives the
+"pretrained" starting point.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import NamedTuple
+
+from torchvision.transforms import v2
 
 from helpers import data as datasets
 from helpers.losses import LabelSmoothingCrossEntropy
@@ -44,17 +48,44 @@ class Finetuned(NamedTuple):
     accuracies: dict[str, float]
 
 
-def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = True,
-        desc: str = "train", checkpoint: str | Path | None = None, **choices) -> Run:
-    """Train the profile's model on ``source_train`` with ``choices``; evaluate on ``test_sets``.
+def recipe(profile, **choices) -> dict:
+    """The fit settings of one run: ``epochs``, ``batch_size``, ``optimizer``, ``lr``,
+    ``lr_gamma`` and ``augment_probability`` (the chance, in [0, 1], that a training
+    image is augmented; 0 without augmentation).
 
-    ``choices`` override :data:`CHOICES` (unknown keys raise ``ValueError``).
-    ``checkpoint``: reload-or-train file for :func:`helpers.train.fit` (key it by the
-    profile, the seed and ``choices``, e.g. with :func:`helpers.train.checkpoint_path`).
+    The profile's values, except where ``profile.generalization`` changes them for one
+    choice: ``no_batchnorm`` (settings for ``batchnorm=False``) and
+    ``augment_probability`` (for ``augment=True``). ``choices`` as in :func:`run`.
     """
     unknown = set(choices) - set(CHOICES)
     if unknown:
         raise ValueError(f"Unknown training choice(s) {sorted(unknown)}; known: {list(CHOICES)}.")
+    config = {**CHOICES, **choices}
+    settings = {"epochs": profile.epochs, "batch_size": profile.batch_size,
+                "sgd_lr": profile.sgd_lr, "adam_lr": profile.adam_lr}
+    if not config["batchnorm"]:
+        settings.update(profile.generalization.no_batchnorm)
+    adam = config["optimizer"] == "adam"
+    return {"epochs": settings["epochs"], "batch_size": settings["batch_size"],
+            "optimizer": config["optimizer"],
+            "lr": settings["adam_lr"] if adam else settings["sgd_lr"],
+            "lr_gamma": profile.lr_gamma,
+            "augment_probability": (profile.generalization.augment_probability
+                                    if config["augment"] else 0.0)}
+
+
+def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = True,
+        desc: str = "train", checkpoint: str | Path | None = None, val_data=None,
+        **choices) -> Run:
+    """Train the profile's model on ``source_train`` with ``choices``; evaluate on ``test_sets``.
+
+    ``choices`` override :data:`CHOICES` (unknown keys raise ``ValueError``); the fit
+    settings are :func:`recipe`'s. ``val_data``: a dataset scored after every epoch
+    (the history's ``val_loss``/``val_acc``, drawn dashed by the training curves).
+    ``checkpoint``: reload-or-train file for :func:`helpers.train.fit` (key it by the
+    profile, the seed and ``choices``, e.g. with :func:`helpers.train.checkpoint_path`).
+    """
+    settings = recipe(profile, **choices)
     config = {**CHOICES, **choices}
     set_seed(seed)
     if config["pretrained"]:
@@ -63,15 +94,18 @@ def run(profile, source_train, test_sets: dict, seed: int = 0, progress: bool = 
     else:
         model = build_model(profile.model, 10, profile.width, config["batchnorm"],
                             config["dropout"])
-    train_data = (source_train.with_transform(datasets.digit_augmentation())
-                  if config["augment"] else source_train)
+    train_data = source_train
+    if settings["augment_probability"] > 0:
+        augment = datasets.digit_augmentation()
+        if settings["augment_probability"] < 1:
+            augment = v2.RandomApply([augment], p=settings["augment_probability"])
+        train_data = source_train.with_transform(augment)
     loss_fn = (LabelSmoothingCrossEntropy(config["label_smoothing"])
                if config["label_smoothing"] else None)
-    lr = profile.adam_lr if config["optimizer"] == "adam" else profile.sgd_lr
-    history = fit(model, train_data, epochs=profile.epochs, batch_size=profile.batch_size,
-                  optimizer=config["optimizer"], lr=lr, lr_gamma=profile.lr_gamma,
-                  loss_fn=loss_fn, seed=seed, progress=progress, desc=desc,
-                  checkpoint=checkpoint)
+    history = fit(model, train_data, val_data, epochs=settings["epochs"],
+                  batch_size=settings["batch_size"], optimizer=settings["optimizer"],
+                  lr=settings["lr"], lr_gamma=settings["lr_gamma"], loss_fn=loss_fn,
+                  seed=seed, progress=progress, desc=desc, checkpoint=checkpoint)
     return Run(model, history, evaluate_domains(model, test_sets))
 
 

@@ -296,7 +296,11 @@ def batches(data: torch.Tensor | Dataset, batch_size: int = 256):
         for start in range(0, len(data), batch_size):
             yield data[start:start + batch_size], None
     elif isinstance(data, Dataset):
-        for images, labels in DataLoader(data, batch_size=batch_size, shuffle=False):
+        # A loader draws a seed from its generator even without shuffling; its own one
+        # keeps inference from moving the global random stream (dropout, augmentation).
+        loader = DataLoader(data, batch_size=batch_size, shuffle=False,
+                            generator=torch.Generator())
+        for images, labels in loader:
             yield images, torch.as_tensor(labels)
     else:
         raise TypeError(f"data: expected a tensor of images or a Dataset, got "

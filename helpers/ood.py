@@ -99,7 +99,7 @@ def threshold_at_tpr(in_scores, tpr: float = 0.95) -> float:
     """
     values = as_scores("in_scores", in_scores)
     check_fraction("tpr", tpr, low_open=True)
-    k = max(1, math.ceil(tpr * len(values) - 1e-9))  # 0.95 * 100 = 95.00000000000001
+    k = max(1, math.ceil(tpr * len(values) - 1e-9))  # 0.55 * 100 = 55.00000000000001
     return float(np.sort(values)[len(values) - k])
 
 

@@ -73,6 +73,19 @@ def test_real_labels_and_sensitive_attributes_are_coded_as_documented(tmp_path, 
         (0, 0): 0.0, (1, 0): 1.0, (1, 1): 0.0}
 
 
+
+def test_root_reads_the_real_files_from_another_folder(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    write_uci_files(shared)
+    monkeypatch.setenv("TAI_DATA_DIR", str(tmp_path / "empty"))   # no adult/ there
+    data = adult.load_adult(source="real", verbose=False, root=shared)
+    direct = adult.load_adult(source="real", verbose=False, root=shared)
+    assert data.source == "real", f"expected the files under root to be read, got {data.source}"
+    assert data.X_train.equals(direct.X_train), (
+        "the same root and seed should give the same split")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        adult.load_adult(source="real", verbose=False, root=tmp_path / "empty")
+
 def test_real_requested_but_missing_says_what_to_run():
     with pytest.raises(FileNotFoundError, match=r"download.py adult"):
         adult.load_adult(source="real")

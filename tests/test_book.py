@@ -57,6 +57,10 @@ PAGES = [
      "Sparsity, regularization and stable attributions", {"math": True}),
     ("sparsity-walkthrough", "book/sparsity/sparsity.html", "", {"figure": True, "colab": True}),
     ("setup", "book/setup.html", "Setup", {}),
+    ("stealing-theory", "book/stealing/index.html",
+     "Model stealing and query-based attacks", {"math": True}),
+    ("stealing-walkthrough", "book/stealing/stealing.html", "", {"figure": True, "colab": True}),
+    ("results", "book/summary/results.html", "Results", {}),
     ("instructor", "book/instructor.html", "Instructor guide", {}),
     ("bibliography", "book/bibliography.html", "Bibliography", {}),
 ]

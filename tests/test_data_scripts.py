@@ -381,3 +381,60 @@ def test_fetched_mnist_is_what_the_notebooks_load(server, monkeypatch, tmp_path,
     assert test.source == "real" and len(test) == 8
     assert test.labels.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1][:8]
     assert "not found" not in capsys.readouterr().out
+
+
+ADULT_FOLDER = REPO.parent / "shared" / "data" / "adult"
+
+
+def adult_members(monkeypatch, members: dict[str, bytes]) -> None:
+    """Register adult.zip with members of the given contents (their SHA-256)."""
+    real = downloads.REGISTRY["adult"].files[0]
+    patched = dataclasses.replace(real, members=tuple((n, sha(c)) for n, c in members.items()))
+    monkeypatch.setitem(downloads.REGISTRY, "adult",
+                        dataclasses.replace(downloads.REGISTRY["adult"], files=(patched,)))
+
+
+def test_loose_adult_files_import_by_their_member_checksum(monkeypatch, tmp_path, capsys):
+    # the real format: comma-space separated rows; adult.test starts with a junk line
+    # and writes its labels with a trailing dot
+    row = ("39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, "
+           "Not-in-family, {race}, Male, 2174, 0, 40, United-States, {label}\n")
+    members = {"adult.data": (row.format(race="White", label="<=50K")
+                              + row.format(race="Black", label=">50K")).encode(),
+               "adult.test": ("|1x3 Cross validator\n" + row.format(race="White", label=">50K.")
+                              + row.format(race="Black", label="<=50K.")).encode()}
+    adult_members(monkeypatch, members)
+    loose, root = tmp_path / "Downloads", tmp_path / "data"
+    loose.mkdir()
+    for name, content in members.items():
+        (loose / name).write_bytes(content)
+    (loose / "adult-edited.data").write_bytes(members["adult.data"] + b"1, x\n")
+    assert run("import", str(loose / "adult.data"), "--data-dir", str(root)) == 0
+    state = downloads.status("adult", root).state
+    assert state == "incomplete", f"one of two members placed: expected incomplete, got {state}"
+    assert run("import", str(loose / "adult.test"), "--data-dir", str(root)) == 0
+    out = capsys.readouterr().out
+    assert "verified as adult/adult.test" in out, f"expected the member's name in: {out!r}"
+    state = downloads.status("adult", root).state
+    assert state == "verified", f"both members imported: expected verified, got {state}"
+    assert downloads.verify("adult", root) == [], "the imported members should re-verify"
+    placed = (root / "adult" / "adult.test").read_bytes()
+    assert placed == members["adult.test"], "adult.test should be placed byte for byte"
+    assert (loose / "adult.data").exists(), "the original file should be kept"
+    assert run("import", str(loose / "adult-edited.data"), "--data-dir", str(root)) == 5
+    assert "none of the files the kit knows" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not ADULT_FOLDER.is_dir(),
+                    reason=f"the real UCI Adult files are not in {ADULT_FOLDER}")
+def test_the_real_adult_files_import_loose_and_load(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    assert run("import", str(ADULT_FOLDER / "adult.data"), str(ADULT_FOLDER / "adult.test"),
+               "--data-dir", str(root)) == 0, "the real files should match the recorded SHA-256"
+    state = downloads.status("adult", root).state
+    assert state == "verified", f"real adult.data + adult.test: expected verified, got {state}"
+    monkeypatch.setenv("TAI_DATA_DIR", str(root))
+    adult = data.load("adult", source="real", verbose=False)
+    rows = len(adult.y_train) + len(adult.y_test)
+    # 48,842 rows in both files, of which White or Black: 46,447
+    assert adult.source == "real" and rows == 46447, f"expected 46,447 real rows, got {rows}"

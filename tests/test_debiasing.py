@@ -1,6 +1,8 @@
 """helpers.debiasing: the game's losses and updates (known answers on tiny tensors), and
 the pretraining and game on a small stand-in census (reproducible, checked inputs)."""
 
+import copy
+
 import pytest
 import torch
 
@@ -116,6 +118,23 @@ def test_debias_records_every_iteration_and_is_reproducible(small_adult):
             f"{key}: expected 5 percentages, got {history[key]}")
     assert not classifier.training, "the classifier should end in eval mode"
 
+
+
+def test_a_game_does_not_depend_on_what_ran_before_it(small_adult):
+    # dropout draws from torch's global generator; a sweep's games must not see the
+    # state the previous game left there
+    train, test = small_adult
+    players = debiasing.pretrain(*train, epochs=1, adversary_epochs=1, seed=1)
+    histories = []
+    for draws in (0, 1000):
+        torch.rand(draws)                              # what an earlier cell consumed
+        classifier, adversary = (copy.deepcopy(m) for m in players)
+        histories.append(debiasing.debias(classifier, adversary, train, test,
+                                          {"race": 10.0, "sex": 5.0}, iterations=3,
+                                          seed=1, progress=False))
+    assert histories[0] == histories[1], (
+        f"expected the same game after other random draws: {histories[0]['accuracy']} vs "
+        f"{histories[1]['accuracy']}")
 
 def test_debias_checks_its_inputs(small_adult):
     train, test = small_adult

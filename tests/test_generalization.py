@@ -14,7 +14,9 @@ from helpers.paths import output_dir
 PROFILE = SimpleNamespace(name="test", model="small_cnn", width=4, train_size=64,
                           batch_size=32, epochs=1, sgd_lr=0.01, adam_lr=2e-3, lr_gamma=0.9,
                           pretraining="letters",
-                          generalization=SimpleNamespace(finetune_epochs=2))
+                          generalization=SimpleNamespace(
+                              finetune_epochs=2, augment_probability=0.5,
+                              no_batchnorm={"batch_size": 8, "sgd_lr": 0.02, "epochs": 2}))
 
 
 @pytest.fixture
@@ -97,3 +99,33 @@ def test_finetune_head_trains_only_the_head(domains):
     assert trainable == ["fc.bias", "fc.weight"], f"expected only the head trainable, got {trainable}"
     changed = sorted(k for k, v in model.state_dict().items() if not torch.equal(v, before[k]))
     assert changed == ["fc.bias", "fc.weight"], f"expected only the head to change, got {changed}"
+
+
+def test_recipe_is_the_profiles_except_the_per_choice_changes():
+    baseline = generalization.recipe(PROFILE)
+    assert baseline == {"epochs": 1, "batch_size": 32, "optimizer": "sgd", "lr": 0.01,
+                        "lr_gamma": 0.9, "augment_probability": 0.0}, f"got {baseline}"
+    no_bn = generalization.recipe(PROFILE, batchnorm=False)
+    assert no_bn == {**baseline, "epochs": 2, "batch_size": 8, "lr": 0.02}, (
+        f"expected no_batchnorm's epochs, batch size and SGD rate, got {no_bn}")
+    adam_no_bn = generalization.recipe(PROFILE, batchnorm=False, optimizer="adam")
+    assert adam_no_bn["lr"] == PROFILE.adam_lr, (
+        f"no_batchnorm sets no Adam rate: expected {PROFILE.adam_lr}, got {adam_no_bn}")
+    augmented = generalization.recipe(PROFILE, augment=True)
+    assert augmented == {**baseline, "augment_probability": 0.5}, f"got {augmented}"
+    with pytest.raises(ValueError, match="Unknown training choice"):
+        generalization.recipe(PROFILE, colour=True)
+
+
+def test_run_follows_the_recipe_and_records_validation(domains):
+    source, tests = domains
+    result = generalization.run(PROFILE, source, tests, progress=False, batchnorm=False,
+                                val_data=tests["SVHN"])
+    assert result.history["epoch"] == [1, 2], (
+        f"expected no_batchnorm's 2 epochs, got {result.history['epoch']}")
+    assert result.history["lr"][0] == 0.02, f"expected lr 0.02, got {result.history['lr']}"
+    assert len(result.history["val_acc"]) == 2, (
+        f"expected one validation accuracy per epoch, got {result.history['val_acc']}")
+    assert abs(result.history["val_acc"][-1] - result.accuracies["SVHN"]) < 1e-6, (
+        f"the last validation score is the SVHN test accuracy: "
+        f"{result.history['val_acc'][-1]} vs {result.accuracies['SVHN']}")

@@ -149,3 +149,16 @@ def test_penultimate_features_reject_an_empty_input_and_a_model_without_head():
         models.penultimate_features(model, torch.rand(0, 3, 16, 16))
     with pytest.raises(ValueError, match="layer"):
         models.penultimate_features(nn.Sequential(nn.Flatten(), nn.Linear(3, 2)), torch.rand(2, 3))
+
+
+def test_inference_leaves_the_global_random_stream_alone():
+    from helpers import data
+
+    model = models.build_model("small_cnn", 10, width=4)
+    dataset = data.load("svhn", "test", size=20, source="standin", verbose=False)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    models.logits(model, dataset, batch_size=8)
+    got = torch.rand(3)
+    assert torch.equal(got, expected), f"expected the draws {expected} after inference, got {got}"

@@ -42,3 +42,12 @@ def test_adaptive_backdoor_keeps_its_asr_while_detection_drops(results):
         assert evaded[detector]["tpr"] <= plain[detector]["tpr"] - 0.25, (
             f"{detector}: expected TPR to drop 25+ points, got "
             f"{plain[detector]['tpr']:.3f} → {evaded[detector]['tpr']:.3f}")
+
+
+def test_adaptive_discriminator_still_tells_the_latents_apart(results):
+    """book/backdoor/index.md says the adaptive attack does not make the latents
+    indistinguishable; update the page if this changes."""
+    accuracy = results["adaptive_discriminator_accuracy"]
+    assert accuracy > 0.6, (
+        f"expected the discriminator's last-epoch balanced accuracy well above 0.5 "
+        f"(> 0.6), got {accuracy:.3f}")

@@ -37,3 +37,15 @@ def test_masking_and_adversarial_noise_shrink_the_mean_effect(results):
 def test_causal_effects_detect_adversarial_inputs_better_than_chance(results):
     for attack, auroc in results["detector_auroc"].items():
         assert auroc > 0.7, f"expected the {attack} detector's AUROC > 0.7, got {auroc:.3f}"
+
+
+def test_concept_effects_grow_under_fgsm_and_pgd(results):
+    """book/causal/index.md says the concepts go the other way than the layer-2 units;
+    update the page if this changes."""
+    table = results["concepts"]["table"]
+    mean_abs = {condition: sum(abs(row[condition]) for row in table.values()) / len(table)
+                for condition in ("Z₀", "FGSM", "PGD")}
+    for condition in ("FGSM", "PGD"):
+        assert mean_abs[condition] > mean_abs["Z₀"], (
+            f"expected the concepts' mean |effect| under {condition} above Z₀'s "
+            f"{mean_abs['Z₀']:.4f}, got {mean_abs[condition]:.4f}")

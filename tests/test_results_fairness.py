@@ -52,3 +52,17 @@ def test_larger_lambda_is_fairer_and_less_accurate(results):
     assert fairest(rows[-1]) > fairest(rows[0]), (
         f"expected the largest λ to raise the smaller p%-rule: {fairest(rows[0]):.1f} → "
         f"{fairest(rows[-1]):.1f}")
+
+
+def test_every_model_beats_always_predicting_the_majority_class(results):
+    # chance on this unbalanced task is the majority rate (about 0.75), not 0.5: a
+    # "fair" classifier that predicts "<= 50k" for everyone has p%-rules of 100 and
+    # exactly that accuracy, so each model must beat it by a margin
+    models = results["models"]
+    assert len(models) >= 5, f"expected every trained classifier recorded, got {list(models)}"
+    for name, scores in models.items():
+        assert 0.5 <= scores["chance"] < 1, (
+            f"{name}: chance should be the majority rate, got {scores}")
+        assert scores["accuracy"] >= scores["chance"] + 0.03, (
+            f"{name}: expected accuracy >= majority rate + 3 points, got "
+            f"{scores['accuracy']:.3f} vs chance {scores['chance']:.3f}")

@@ -1,6 +1,9 @@
 """helpers.sparsity: the chapter's networks, named results, checkpoints, the planted cue
 and the stand-in's object masks (the experiments' numbers: test_results_sparsity.py)."""
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -8,6 +11,7 @@ from torch import nn
 from helpers import data, regularization, sparsity
 from helpers.data import ImageDataset
 from helpers.models import capture
+from helpers.profiles import get_profile
 
 
 def _tiny_set(count=32):
@@ -111,3 +115,17 @@ def test_model_summary_reports_density_and_zero_weights():
     assert row["zero weights"] == pytest.approx(zeros) and zeros > 0, (
         f"expected the zeroed head counted ({zeros}), got {row['zero weights']}")
     assert 0 <= row["density"] <= 1, f"expected a density in [0, 1], got {row['density']}"
+
+
+def test_chapter_page_states_the_tiny_density_sweep():
+    """index.md says which λs the tiny sweep trains; it must match the profile."""
+    page = (Path(__file__).parents[1] / "book" / "sparsity" / "index.md").read_text()
+    page = " ".join(page.split())  # independent of where the lines wrap
+    start = page.index("the `tiny` profile trains λ = ")
+    sentence = page[start:page.index(" only", start)]
+    stated = [10.0 ** int(e) for e in re.findall(r"10\^\{(-?\d+)\}", sentence)]
+    if "λ = 0," in sentence:
+        stated.insert(0, 0.0)
+    tiny = sorted(get_profile("tiny").sparsity.density_lambdas)
+    assert sorted(stated) == pytest.approx(tiny), (
+        f"expected the page to state the tiny sweep's λs {tiny}, it states {stated}")

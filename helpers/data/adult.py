@@ -306,23 +306,24 @@ def split_and_scale(X: pd.DataFrame, y: pd.Series, Z: pd.DataFrame, seed: int = 
 
 
 def load_adult(source: str = "auto", size: int | None = None, seed: int = 0,
-               verbose: bool = True) -> AdultData:
+               verbose: bool = True, root: Path | None = None) -> AdultData:
     """Adult prepared for the fairness chapter, real or stand-in (see module doc).
 
     ``size``: number of White/Black rows before the 50/50 split (a seeded subset of the
     real data; that many generated stand-in rows); ``None`` = all real rows, or 6,000
-    stand-in rows. Raises ``ValueError`` for a bad ``source``/``size`` and
-    ``FileNotFoundError`` for ``source="real"`` without the files.
+    stand-in rows. ``root``: the folder holding ``adult/`` (default: the data directory;
+    e.g. a read-only shared copy). Raises ``ValueError`` for a bad ``source``/``size``
+    and ``FileNotFoundError`` for ``source="real"`` without the files.
     """
     if source not in SOURCES:
         raise ValueError(f"source={source!r}: expected one of {', '.join(SOURCES)}.")
     if size is not None:
         check_int("size", size, 100)
-    available = source != "standin" and real_present()
+    available = source != "standin" and real_present(root)
     if source == "real" and not available:
-        read_real()                                  # raises with the download hint
+        read_real(root)                              # raises with the download hint
     if available:
-        raw, description = read_real(), "real UCI Adult"
+        raw, description = read_real(root), "real UCI Adult"
     else:
         # generate a little more, since rows of other races are dropped
         count = size or 6000
@@ -334,7 +335,7 @@ def load_adult(source: str = "auto", size: int | None = None, seed: int = 0,
                      description=description)
     if verbose:
         notice = "" if available or source == "standin" else (
-            f" (UCI Adult not found in {data_dir()}; run `python data_scripts/download.py "
+            f" (UCI Adult not found in {root or data_dir()}; run `python data_scripts/download.py "
             f"adult` for the real data)")
         print(f"adult: {description}, {len(X):,} rows ({len(data.y_train):,} train, "
               f"{len(data.y_test):,} test), {X.shape[1]} features{notice}")

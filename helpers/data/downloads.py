@@ -266,13 +266,14 @@ def remove(key: str, root: str | Path | None = None,
         return placing.remove(base, key, info.files)
 
 
-def identify(path: str | Path) -> tuple[str, RemoteFile]:
+def identify(path: str | Path, sha256: str | None = None) -> tuple[str, RemoteFile]:
     """The (key, remote file) that the file at ``path`` is, by SHA-256 (or name, for an
-    archive checked by member). Raises ``ChecksumError`` when it is none of them."""
+    archive checked by member). Raises ``ChecksumError`` when it is none of them.
+    ``sha256``: the file's, if already computed."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path={str(path)!r}: not a file.")
-    sha256 = file_hashes(path)[0]
+    sha256 = sha256 or file_hashes(path)[0]
     for key, info in REGISTRY.items():
         for remote in info.files:
             if remote.sha256 == sha256 or (remote.sha256 is None and remote.name == path.name):
@@ -284,16 +285,44 @@ def identify(path: str | Path) -> tuple[str, RemoteFile]:
                         f"be truncated or a different version.{hint} See --print-urls.")
 
 
+def archive_member(sha256: str) -> tuple[str, RemoteFile, str] | None:
+    """(key, archive, member name) if a file of SHA-256 ``sha256`` is a member of an
+    archive checked by member (e.g. a loose ``adult.data`` from ``adult.zip``), else None.
+    """
+    for key, info in REGISTRY.items():
+        for remote in info.files:
+            for member, expected in remote.members:
+                if expected == sha256:
+                    return key, remote, member
+    return None
+
+
 def import_file(path: str | Path, root: str | Path | None = None,
-                lock_timeout: float = LOCK_TIMEOUT) -> tuple[str, RemoteFile]:
-    """Verify a file fetched elsewhere and place it like a download (the original is kept)."""
-    key, remote = identify(path)
+                lock_timeout: float = LOCK_TIMEOUT) -> tuple[str, str]:
+    """Verify a file fetched elsewhere and place it like a download (the original is kept).
+
+    The file is a published file, or a loose member of an archive checked by member
+    (``adult.data``/``adult.test`` without ``adult.zip``), verified by the member's
+    SHA-256 and placed where the archive puts it. Returns (dataset key, the name it was
+    verified as: ``remote.name`` or the member's name).
+    """
+    if not Path(path).is_file():
+        raise ValueError(f"path={str(path)!r}: not a file.")
+    sha256 = file_hashes(path)[0]
+    member = archive_member(sha256)
+    key, remote = (member[0], member[1]) if member else identify(path, sha256)
     base = data_root(root)
     with placing.locked(base, key, lock_timeout):
-        part = placing.state_dir(base) / f"{remote.name}.part"
+        name = member[2] if member else remote.name
+        part = placing.state_dir(base) / f"{name}.part"
         copied = placing.copy_file(Path(path), part)
-        if remote.sha256 is not None and copied != remote.sha256:
+        expected = dict(remote.members)[name] if member else remote.sha256
+        if expected is not None and copied != expected:
             part.unlink()
             raise ChecksumError(f"{path} changed while it was being imported; try again.")
-        placing.place(base, key, remote, part, source=f"import {Path(path).resolve()}")
-    return key, remote
+        source = f"import {Path(path).resolve()}"
+        if member:
+            placing.place_member(base, key, remote, part, name, source=source)
+        else:
+            placing.place(base, key, remote, part, source=source)
+    return key, name

@@ -205,6 +205,24 @@ def place(base: Path, key: str, remote, part: Path, source: str) -> None:
                                      "placed": placed})
 
 
+def place_member(base: Path, key: str, remote, part: Path, member: str, source: str) -> None:
+    """Move one verified loose ``member`` of archive ``remote`` to where unpacking the
+    archive puts it. The archive is recorded as placed once every member is there with
+    its SHA-256 (until then ``status`` says incomplete and nothing is recorded)."""
+    target = base / remote.target
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        os.replace(part, target / member)
+    except OSError as error:
+        raise os_error(error, base, "placing files in") from error
+    placed = {str((target / name).relative_to(base)): [(target / name).stat().st_size, sha256]
+              for name, sha256 in remote.members
+              if (target / name).is_file() and file_hashes(target / name)[0] == sha256}
+    if len(placed) == len(remote.members):
+        _record(base, key, remote.name, {"sha256": remote.sha256, "source": source,
+                                         "placed": placed})
+
+
 def _copy(base: Path, remote, part: Path) -> dict:
     destination = base / remote.target
     destination.parent.mkdir(parents=True, exist_ok=True)
