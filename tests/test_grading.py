@@ -383,7 +383,13 @@ def test_interrupted_lms_zip_run_resumes(released, tmp_path):
     """An LMS zip (Canvas and Moodle names): interrupted after the first student, the
     second run grades only the others."""
     lab = HOSTILE_LAB
-    released_nb = (REPO / "labs" / lab / f"{lab}_lab.ipynb").read_bytes()
+    # Each submission takes a few seconds, so the interrupt surely lands while one is
+    # being graded (untouched labs alone can all finish before a loaded poll sees one).
+    slow = load(REPO / "labs" / lab / f"{lab}_lab.ipynb")
+    answer = first_answer(slow)
+    slow = with_source(slow, answer, "import time\ntime.sleep(4)\n"
+                       + "".join(slow["cells"][answer]["source"]))
+    released_nb = json.dumps(slow)
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr(f"lmsann_1001_5001_{lab}_lab.ipynb", released_nb)

@@ -20,6 +20,9 @@ MARGIN = 0.25
 #   chance + 0.25 would exceed 1. A model there counts as trained when it beats the
 #   constant "≤ 50k" answer (the majority rate) by 2 points; debiasing deliberately
 #   trades accuracy for fairness, so the debiased model sits close to that rate.
+# - stealing: the thieves' copies along the budget curves are the experiment's measured
+#   outcome (copies from noise queries are meant to fail); the walkthrough records the
+#   victim and the two copies its transfer experiment relies on.
 MARGINS = {"fairness": 0.02}
 
 
