@@ -139,12 +139,13 @@ SHARED_FIXTURE_GROUPS = {"book_build": "book", "walkthrough_outputs": "book",
                          "released": "grading", "batch": "grading"}
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for fixture, group in SHARED_FIXTURE_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+def pytest_itemcollected(item):
+    # Marked as each item is collected: xdist turns the marks into group names in its own
+    # pytest_collection_modifyitems, which runs before a conftest's.
+    for fixture, group in SHARED_FIXTURE_GROUPS.items():
+        if fixture in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(group))
+            break
 
 
 _FILE_SECONDS: dict[str, float] = {}
