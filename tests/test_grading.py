@@ -398,8 +398,11 @@ def test_interrupted_lms_zip_run_resumes(released, tmp_path):
         zf.writestr("readme.txt", "not a submission")
     command = [sys.executable, "-m", "helpers.grading", "--course-dir", str(released),
                "grade", str(archive), "--jobs", "1", "--no-progress", "--timeout", str(TIMEOUT)]
+    # A shell that starts the suite in the background makes it ignore SIGINT, and a child
+    # inherits that; restore the default so the grader sees Ctrl-C as a terminal sends it.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, cwd=released)
+                               text=True, cwd=released,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     students = ["Bo_Lms", "lmsann", "lmscy"]
     results = [released / "autograded" / s / lab / "result.json" for s in students]
     deadline = time.monotonic() + 600
