@@ -469,20 +469,25 @@ def test_merge_flags_edits_deletions_and_keeps_added_cells():
     assert notebooks.merge(lab, lab.solution).flags == []
 
 
-def test_failures_in_hidden_lines_are_reported_without_details():
+def test_failures_show_the_message_and_never_hidden_source():
     from helpers.grading.batch import cell_outcome
     from helpers.grading.execute import CellResult
     text = ("assert f(1) == 1, 'visible'\n### BEGIN HIDDEN TESTS\n"
-            "assert f(2) == 4, 'secret value 4'\n### END HIDDEN TESTS")
+            "assert f(2) == 4, 'f(2) should be 4'\n### END HIDDEN TESTS")
     cell = {"cell_type": "code", "source": text,
             "metadata": {"nbgrader": {"grade": True, "grade_id": "t", "points": 2}}}
     assert list(notebooks.hidden_lines(text)) == [2, 3, 4]
     visible = cell_outcome(cell, CellResult(0, "error", "AssertionError", "visible", 1))
-    hidden = cell_outcome(cell, CellResult(0, "error", "AssertionError", "secret value 4", 3))
+    hidden = cell_outcome(cell, CellResult(0, "error", "AssertionError", "f(2) should be 4", 3))
+    bare = cell_outcome(cell, CellResult(0, "error", "AssertionError", "", 3))
+    reference = cell_outcome(cell, CellResult(0, "error", "ReferenceUsed", "your code called", 0))
     passed = cell_outcome(cell, CellResult(0, "ok"))
     assert visible == {"points": 0.0, "max": 2.0, "status": "failed",
                        "detail": "line 1: AssertionError: visible"}
-    assert hidden["detail"] == "a hidden test failed" and "secret" not in json.dumps(hidden)
+    assert hidden["detail"] == "hidden test: AssertionError: f(2) should be 4", hidden
+    assert "assert f(2)" not in json.dumps(hidden) and "line 3" not in json.dumps(hidden)
+    assert bare["detail"] == "hidden test: AssertionError", bare
+    assert reference["detail"] == "ReferenceUsed: your code called", reference
     assert passed["points"] == 2.0 and passed["status"] == "passed"
 
 

@@ -6,6 +6,7 @@
     python -m helpers.grading feedback [--lab LAB]        # feedback/<student>/<lab>/*.html
     python -m helpers.grading export [--to grades.csv]
     python -m helpers.grading summary [--lab LAB]         # summary/<lab>.png, <lab>_tests.csv
+    python -m helpers.grading check NOTEBOOK              # a student's dry run before submitting
 
 SUBMISSIONS is a folder laid out like nbgrader's submitted/ folder,
 ``<student>/<lab>/<lab>_lab.ipynb``, or a zip downloaded from an LMS whose file names
@@ -53,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default="grades.csv", help="CSV file (default: grades.csv)")
     p = commands.add_parser("summary", help="score distribution and pass rates per test")
     p.add_argument("--lab", help="only this lab")
+    p = commands.add_parser("check", help="students: run your lab notebook as the grader does "
+                                          "and see the score of the visible tests")
+    p.add_argument("notebook", help="your notebook, e.g. labs/robustness/robustness_lab.ipynb")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default 120)")
     return parser
 
 
@@ -68,10 +73,25 @@ def _reports(labs: list[str], args) -> None:
         print(open(table, encoding="utf-8").read().rstrip())
 
 
+def _check(args) -> int:
+    """The student's check: 0 when every visible test passes, 1 when one fails, 2 when
+    the file is not a lab notebook."""
+    from .check import check
+    try:
+        got, possible, lines = check(args.notebook, args.course_dir, args.timeout)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0 if got == possible else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = _parser().parse_args(argv)
     start = time.monotonic()
+    if args.command == "check":
+        return _check(args)
     try:
         if args.command == "release":
             root = course_root(args.course_dir)

@@ -75,17 +75,24 @@ def grade_one(lab: Lab, sub: Submission, limits: sandbox.Limits, slot: int,
 
 
 def cell_outcome(cell: dict, outcome: execute.CellResult) -> dict:
-    """Points and a student-safe explanation: details only for failures in visible lines."""
+    """Points and a student-safe explanation of a test cell's outcome: the error and its
+    message (a hidden test's message, never its source or line number)."""
     points = float(meta(cell).get("points", 0))
     passed = outcome.status == "ok"
+    error = f"{outcome.ename}: {outcome.evalue}" if outcome.evalue else outcome.ename
     if passed:
         detail = ""
-    elif outcome.status in ("timeout", "not run"):
-        detail = outcome.status
+    elif outcome.status == "not run":
+        detail = "not run (the notebook stopped before this test)"
+    elif outcome.status == "timeout":
+        detail = f"timeout: {outcome.evalue}"
     elif outcome.lineno and outcome.lineno not in hidden_lines(source(cell)):
-        detail = f"line {outcome.lineno}: {outcome.ename}: {outcome.evalue}"[:400]
+        detail = f"line {outcome.lineno}: {error}"
+    elif outcome.lineno:
+        detail = f"hidden test: {error}"
     else:
-        detail = "a hidden test failed"
+        detail = error
+    detail = detail[:600]
     return {"points": points if passed else 0.0, "max": points,
             "status": "passed" if passed else "failed", "detail": detail}
 
@@ -98,9 +105,10 @@ def _write_autograded(root: Path, lab: Lab, sub: Submission, result: dict) -> No
         merged = merge(lab, read_submission(sub.notebook))
     except ValueError:
         return
-    nb = dict(lab.solution, cells=merged.cells)
+    cells = []
     for index, cell in enumerate(merged.cells):
-        cell = merged.cells[index] = dict(cell, source=source(cell))
+        cell = dict(cell, source=source(cell))
+        cells.append(cell)
         if cell["cell_type"] == "code":
             cell.update(outputs=[], execution_count=None)
             outcome = result["cells"].get(str(index))
@@ -108,6 +116,11 @@ def _write_autograded(root: Path, lab: Lab, sub: Submission, result: dict) -> No
                 cell["outputs"] = [{"output_type": "error",
                                     "ename": outcome["ename"] or outcome["status"],
                                     "evalue": outcome["evalue"], "traceback": []}]
+        elif role(cell) == "manual" and (rubric := lab.rubric(meta(cell).get("grade_id"))):
+            cells.append({"cell_type": "markdown", "metadata": {}, "source":
+                          "**For the grader** (rubric and model answer from solutions/; "
+                          "not part of the student's feedback)\n\n" + rubric})
+    nb = dict(lab.solution, cells=cells)
     path = root / "autograded" / sub.student / lab.name / f"{lab.name}_lab.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")

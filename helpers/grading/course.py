@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 CONFIG_FILE = "nbgrader_config.py"
-# Notebook-level metadata kept in released labs; everything else (widget state, editor
+# Notebook-level metadata kept in released labs (``tai``: the kit's functions a student may
+# not call, which the check command watches too); everything else (widget state, editor
 # settings, papermill records, the nbgrader toolbar) is instructor-side noise.
-KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
+KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "tai")
 
 
 class GradingError(RuntimeError):

@@ -140,6 +140,11 @@ def run(merged: Merged, folder: Path | None, limits: sandbox.Limits, slot: int =
         drain.start()
         buffer = bytearray()
         try:
+            if merged.references:
+                refused = _send_references(request_w, reply_r, buffer, merged.references,
+                                           limits)
+                if refused:
+                    result.flags.append(refused)
             for position, (index, cell) in enumerate(code):
                 outcome = _run_cell(request_w, reply_r, buffer, index, cell, limits, result)
                 if outcome is not None:  # the sandbox is gone: the rest cannot run
@@ -158,6 +163,31 @@ def run(merged: Merged, folder: Path | None, limits: sandbox.Limits, slot: int =
     return result
 
 
+def _send(request_w, nonce: str, kind: str, index: int, body: bytes) -> None:
+    """Write one request (header line + body) to the runner."""
+    os.write(request_w, f"{nonce} {kind} {index} {len(body)}\n".encode())
+    view = memoryview(body)
+    while view:
+        view = view[os.write(request_w, view):]
+
+
+def _send_references(request_w, reply_r, buffer, references, limits) -> str | None:
+    """Tell the runner the lab's reference functions; a flag text if it could not
+    resolve them (a mistake in the lab's metadata: the check is then off)."""
+    nonce = secrets.token_hex(16)
+    try:
+        _send(request_w, nonce, "references", -1, "\n".join(references).encode())
+    except BrokenPipeError:
+        return "the runner ended before the tests started"
+    line = _read_reply(reply_r, time.monotonic() + limits.timeout, buffer)
+    parsed = _parse(line, nonce, -1) if line else None
+    if parsed is None:
+        return "the runner did not confirm the lab's reference functions"
+    if parsed[0].status != "ok":
+        return f"lab metadata: {parsed[0].evalue} (calls into the kit were not checked)"
+    return None
+
+
 def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | None:
     """Send one cell and record its result; returns a flag text if the run must stop."""
     nonce = secrets.token_hex(16)
@@ -165,10 +195,7 @@ def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | 
     body = cell["source"].encode("utf-8") if isinstance(cell["source"], str) else \
         "".join(cell["source"]).encode("utf-8")
     try:
-        os.write(request_w, f"{nonce} {kind} {index} {len(body)}\n".encode())
-        view = memoryview(body)
-        while view:
-            view = view[os.write(request_w, view):]
+        _send(request_w, nonce, kind, index, body)
     except BrokenPipeError:
         result.cells[index] = CellResult(index, "not run")
         return f"the submission's process ended before cell {index}"
@@ -190,6 +217,9 @@ def _run_cell(request_w, reply_r, buffer, index, cell, limits, result) -> str | 
         return f"reply to cell {index} was forged or garbled (review this submission)"
     result.cells[index], threads = parsed
     result.cells[index].seconds = round(time.monotonic() - sent, 2)
+    if result.cells[index].ename == "TamperingSuspected":
+        result.flags.append(f"cell {index}: student code switched off the grader's call "
+                            "monitor (review)")
     if kind == "test" and threads > 1:
         flag = "student code left Python threads running during tests (review)"
         if flag not in result.flags:

@@ -69,6 +69,21 @@ class Lab:
         return cls(name, json.loads(texts[0]), json.loads(texts[1]),
                    hashlib.sha256(texts[0]).hexdigest())
 
+    def references(self) -> list[str]:
+        """Dotted names of the kit's functions that solve a task of this lab (notebook
+        metadata ``tai.references``): student code may not call them during tests."""
+        return list(self.solution.get("metadata", {}).get("tai", {}).get("references", []))
+
+    def rubric(self, grade_id: str | None) -> str:
+        """The instructor's text of a hand-graded answer (its ``BEGIN SOLUTION`` block:
+        the rubric and the model answer), or "" if it has none."""
+        cell = _find(self.solution, grade_id) if grade_id else None
+        text = source(cell) if cell else ""
+        begin, end = "### BEGIN SOLUTION", "### END SOLUTION"
+        if begin not in text:
+            return ""
+        return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
     def tests(self) -> list[dict]:
         """The autograded test cells, in order."""
         return [c for c in self.solution["cells"] if role(c) == "test"]
@@ -87,6 +102,7 @@ class Merged:
 
     cells: list[dict]
     flags: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
 
 
 def read_submission(path: str | os.PathLike) -> dict:
@@ -133,7 +149,7 @@ def merge(lab: Lab, submission: dict) -> Merged:
                     flags.append(f"{kind} cell {grade_id} was edited (the original was run)")
             cells.append(dict(cell))
         cells += added.get(grade_id, [])
-    return Merged(cells, flags)
+    return Merged(cells, flags, lab.references())
 
 
 def _find(nb: dict, grade_id: str) -> dict | None:

@@ -2,9 +2,9 @@
 
 Feedback is written from the result files of `batch` and the *released* lab (the
 student's own version), never from ``solutions/``: a student sees each test's visible
-source, the points per test (hidden tests included) and, for a failure in a visible
-line, the error; a failure in a hidden test is reported as such, without its source or
-message.
+source, the points per test (hidden tests included) and, for every failure, the error and
+its message; a hidden test's message is shown (the labs write them to reveal no code), its
+source and line never are.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ test cell arrives only when the notebook reaches it, after the student cells abo
 have finished.
 
 Request: ``<nonce> <kind> <index> <nbytes>\\n`` then ``nbytes`` of UTF-8 source, where
-kind is ``student`` (the student's code), ``locked`` (instructor code, e.g. imports) or
-``test`` (an autograded test cell). Reply: ``<nonce> <index> <status> <lineno> <threads> <ename>
+kind is ``student`` (the student's code), ``locked`` (instructor code, e.g. imports),
+``test`` (an autograded test cell) or ``references`` (sent once, before the cells: the
+dotted names of the kit's functions that solve a task of the lab, one per line). Reply: ``<nonce> <index> <status> <lineno> <threads> <ename>
 <evalue>\\n`` with status ``ok`` or ``error``, ``ename``/``evalue`` hex-encoded UTF-8,
 ``lineno`` the failing line of the cell (0 if unknown) and ``threads`` the number of
 Python threads alive when the cell started. A fresh random nonce per cell
@@ -28,6 +29,12 @@ machinery tests rely on:
   grades do not depend on how much randomness student code consumed.
 After every cell, stray processes (forked by student code) are killed, and a copy of the
 runner that is not the original process exits instead of answering.
+
+While a test cell runs, a profile hook records calls into the lab's reference functions.
+A call counts against the student when the nearest notebook cell on the call stack is a
+student cell (the student's function delegating to the kit); a test cell calling the
+reference itself, to compare, is fine. Such a test cell fails with ``ReferenceUsed``.
+Student code that removes the hook fails the cell as ``TamperingSuspected``.
 
 What this cannot stop: student code runs in the same process as the tests (tests call
 it), so code written against this runner's internals -- walking its stack frames or
@@ -118,6 +125,57 @@ def _reap():
             return
 
 
+def _resolve_references(text):
+    """``{code object: dotted name}`` of the functions named in ``text`` (one per line).
+    A class stands for the functions it defines; decorated functions are unwrapped."""
+    import importlib
+    import inspect
+    codes = {}
+    for name in text.split():
+        module_name, _, attribute = name.rpartition(".")
+        target = getattr(importlib.import_module(module_name), attribute)
+        members = vars(target).values() if isinstance(target, type) else [target]
+        for member in members:
+            member = inspect.unwrap(member) if callable(member) else member
+            code = getattr(member, "__code__", None)
+            if code is not None:
+                codes[code] = name
+    return codes
+
+
+def _reference_behind(value, references):
+    """The reference function ``value`` is, or wraps (a partial, a bound method, a
+    decorated function), else None."""
+    import functools
+    import inspect
+    for _ in range(10):
+        if isinstance(value, functools.partial):
+            value = value.func
+        elif hasattr(value, "__func__"):
+            value = value.__func__
+        else:
+            break
+    try:
+        value = inspect.unwrap(value)
+    except ValueError:
+        return None
+    return references.get(getattr(value, "__code__", None))
+
+
+def _mark_delegates(namespace, student_names, references, _compile, _exec):
+    """A name a student cell bound to a reference itself (``fgsm = attacks.fgsm``, or a
+    partial of it) is wrapped in a function compiled as part of that student cell, so
+    that a test calling it is seen calling the reference from student code."""
+    for name, index in student_names.items():
+        value = namespace.get(name)
+        if _reference_behind(value, references) is None:
+            continue
+        scope = {"target": value}
+        _exec(_compile("def delegate(*args, **kwargs):\n    return target(*args, **kwargs)\n",
+                       f"<cell {index}>", "exec"), scope)
+        namespace[name] = scope["delegate"]
+
+
 def _display(*objects, **_):
     """Stand-in for IPython's ``display`` (cells run as plain Python): prints the objects."""
     for item in objects:
@@ -126,7 +184,8 @@ def _display(*objects, **_):
 
 def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write=os.write,
           _getpid=os.getpid, _kill=os.kill, _exit=os._exit, _exec=exec, _compile=compile,
-          _frames=sys._current_frames):
+          _frames=sys._current_frames, _setprofile=sys.setprofile,
+          _getprofile=sys.getprofile):
     """Execute requested cells until the request pipe closes. Captured defaults: student
     code that replaces ``os.write`` or ``exec`` does not change what the runner calls."""
     me = _getpid()
@@ -138,6 +197,15 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
     instructor_names = {}
     module_snapshot = None
     buffer = b""
+    references, student_cells, student_names, used = {}, set(), {}, []
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code in references and not used:
+            caller = frame.f_back
+            while caller is not None and not caller.f_code.co_filename.startswith("<cell "):
+                caller = caller.f_back
+            if caller is not None and caller.f_code.co_filename in student_cells:
+                used.append(references[frame.f_code])
 
     def on_alarm(signum, frame):
         raise CellTimeoutError(f"the cell ran longer than {timeout:g} s")
@@ -185,6 +253,17 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
         source = read_exactly(int(nbytes)).decode("utf-8")
         filename = f"<cell {index}>"
         restore_machinery()
+        if kind == "references":
+            status, ename, evalue = "ok", "", ""
+            try:
+                references = _resolve_references(source)
+            except Exception as error:  # noqa: BLE001 -- reported to the instructor
+                status, ename, evalue = "error", "ReferenceNotFound", f"{source!r}: {error}"[:500]
+            _write(reply_fd, (f"{nonce} {index} {status} 0 1 {ename.encode().hex() or '-'} "
+                              f"{evalue.encode().hex() or '-'}\n").encode())
+            continue
+        if kind == "student":
+            student_cells.add(filename)
         if kind == "student" and module_snapshot is None:
             module_snapshot = _snapshot_modules(sys.modules)  # before any student code runs
         if kind == "test":
@@ -194,9 +273,15 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
             _reseed(index)
         status, lineno, ename, evalue = "ok", 0, "", ""
         threads = len(_frames())
-        before = dict(namespace) if kind != "student" else None
+        before = dict(namespace)
+        if kind == "test" and references:
+            _mark_delegates(namespace, student_names, references, _compile, _exec)
+        watching = kind == "test" and bool(references)
+        used.clear()
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
+            if watching:
+                _setprofile(watch)
             _exec(_compile(source, filename, "exec"), namespace)
         except BaseException as error:  # noqa: BLE001 -- every failure is a result
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -212,6 +297,16 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
                 trace = trace.tb_next
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            hook = _getprofile()
+            _setprofile(None)
+        if watching and hook is not watch:
+            status, lineno, ename = "error", 0, "TamperingSuspected"
+            evalue = "the grader's call monitor was switched off during this test"
+        elif used:
+            status, lineno, ename = "error", 0, "ReferenceUsed"
+            evalue = (f"your code called the kit's {used[0]}, which does this task for you; "
+                      "write it yourself (tests during which your code calls the kit's "
+                      "version score 0)")
         del source
         restore_machinery()
         if _getpid() != me:  # a forked copy of the runner: never answer
@@ -222,10 +317,10 @@ def serve(request_fd, reply_fd, timeout, kill_strays=True, _read=os.read, _write
             except OSError:
                 pass
             _reap()
-        if before is not None:  # remember what instructor cells bound
-            for name, value in namespace.items():
-                if before.get(name, before) is not value:
-                    instructor_names[name] = value
+        bound = instructor_names if kind != "student" else student_names
+        for name, value in namespace.items():  # remember who bound what
+            if before.get(name, before) is not value:
+                bound[name] = value if kind != "student" else index
         reply = (f"{nonce} {index} {status} {lineno} {threads} {ename.encode().hex() or '-'} "
                  f"{evalue.encode('utf-8', 'replace').hex() or '-'}\n").encode()
         _write(reply_fd, reply)
