@@ -51,8 +51,21 @@ c.Sandbox.output_kb = 256      # stdout/stderr kept for the instructor
 # read from each file name. This pattern accepts Canvas names
 # (smithjane_12345_67890_generalization_lab.ipynb, also LATE and -1 resubmissions) and
 # Moodle names (Jane Smith_12345_assignsubmission_file_generalization_lab.ipynb); adapt
-# it to your LMS (groups: student_id, file_id, optional timestamp).
+# it to your LMS (groups: student_id, lms_id = the LMS's numeric user id, file_id, optional
+# timestamp). Import a roster with the same lms_user_id (python -m helpers.grading roster
+# students.csv) and submissions are filed under the roster's student ids.
 c.FileNameCollectorPlugin.named_regexp = (
-    r"^(?P<student_id>[^_/]+)_(?:LATE_)?(?:\d+_)+(?:assignsubmission_file_)?"
+    r"^(?P<student_id>[^_/]+)_(?:LATE_)?(?P<lms_id>\d+)_(?:\d+_)*(?:assignsubmission_file_)?"
     r"(?P<file_id>[^/]+\.ipynb)$"
 )
+
+# Deadlines per lab (any timezone; "python -m helpers.grading solutions LAB" releases the
+# model solutions as HTML only after it). A submission's time comes from its timestamp.txt
+# (nbgrader's exchange writes one) or a `timestamp` group in the pattern above.
+c.Course.deadlines = {
+    # "generalization": "2027-01-29 23:59:00 Europe/Berlin",
+}
+# Late penalty: each started day late costs this % of the lab's points; after
+# max_days_late days the lab scores 0 (grades.csv: raw_score, late_submission_penalty, score).
+c.PercentPerDay.percent_per_day = 10.0
+c.PercentPerDay.max_days_late = 7

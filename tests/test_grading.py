@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.name for p in (REPO / "solutions").glob("*/")
                   if (p / f"{p.name}_lab.ipynb").is_file())
 HOSTILE_LAB = "generalization"  # the full hostile suite runs on this lab only (CI time)
+LATE_LAB = "ood"  # has a deadline in the scratch course; its solution comes 36 h late
+LATE_TIMESTAMP = "2020-01-02 12:00:00.000000 UTC"
+ABSENT = "absent_student"  # on the roster, hands nothing in
 # Seconds per cell in the test batch (nbgrader_config.py has 60); the slowest solution
 # cell (importing PyTorch) takes ~15 s on 2 cores at load 9, 3 s on an idle machine.
 TIMEOUT = 30
@@ -199,6 +202,8 @@ def course(tmp_path_factory) -> Path:
         pytest.fail(f"no labs/ notebook for {', '.join(unreleased)}; run make labs and commit it")
     root = tmp_path_factory.mktemp("course")
     shutil.copy(REPO / "nbgrader_config.py", root)
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write(f"\nc.Course.deadlines = {{{LATE_LAB!r}: '2020-01-01 00:00:00 UTC'}}\n")
     shutil.copytree(REPO / "solutions", root / "solutions")
     shutil.copytree(REPO / "labs", root / "labs")
     return root
@@ -232,9 +237,18 @@ def batch(released, tmp_path_factory):
         if chapter != HOSTILE_LAB:
             write_submission(folder, "solution", chapter,
                              load(REPO / "solutions" / chapter / f"{chapter}_lab.ipynb"))
+            if chapter == LATE_LAB:
+                (folder / "solution" / chapter / "timestamp.txt").write_text(LATE_TIMESTAMP)
             write_submission(folder, "untouched", chapter,
                              load(REPO / "labs" / chapter / f"{chapter}_lab.ipynb"))
             expected[chapter] = {"solution": points(chapter)[0], "untouched": 0.0}
+    roster = folder.parent / "roster.csv"
+    students = sorted({s for labs in expected.values() for s in labs} | {ABSENT})
+    roster.write_text("id,first_name,last_name,email\n" + "".join(
+        f"{s},First,{s.title()},{s}@example.org\n" for s in students))
+    imported = grading(released, "roster", str(roster))
+    assert imported.returncode == 0 and f"{len(students)} student(s)" in imported.stdout, \
+        imported.stdout + imported.stderr
     start = time.monotonic()
     result = grading(released, "grade", str(folder), "--timeout", str(TIMEOUT),
                      "--jobs", str(JOBS), "--no-progress")
@@ -345,8 +359,10 @@ def test_grades_csv_and_summary(released, batch):
         rows = list(csv.DictReader(handle))
     for lab, students in expected.items():
         got = {r["student_id"]: float(r["raw_score"]) for r in rows if r["assignment"] == lab}
-        # nbgrader exports every student of the gradebook for every lab: 0 when missing.
+        # Every student of the roster, for every lab: 0 when not handed in.
         assert {s: got[s] for s in students} == students, lab  # raw = autograded so far
+        assert got.get(ABSENT) == 0, f"{lab}: the roster's {ABSENT} should score 0, got " \
+                                     f"{got.get(ABSENT)}"
         assert all(score == 0 for s, score in got.items() if s not in students), lab
         assert (released / "summary" / f"{lab}.png").stat().st_size > 10_000
         with open(released / "summary" / f"{lab}_tests.csv", newline="") as handle:
@@ -403,7 +419,7 @@ def test_interrupted_lms_zip_run_resumes(released, tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=released,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    students = ["Bo_Lms", "lmsann", "lmscy"]
+    students = ["Bo_Lms_1002", "lmsann_1001", "lmscy_1003"]
     results = [released / "autograded" / s / lab / "result.json" for s in students]
     deadline = time.monotonic() + 600
     while not any(p.exists() for p in results) and time.monotonic() < deadline:
@@ -419,6 +435,71 @@ def test_interrupted_lms_zip_run_resumes(released, tmp_path):
     scores = gradebook_scores(released, lab)
     assert all(sum(scores[s].values()) == 0 for s in students)
     assert all((released / "feedback" / s / lab / f"{lab}_lab.html").is_file() for s in students)
+
+
+@pytest.mark.slow
+def test_late_penalty_lms_exports_and_solutions_after_the_deadline(released, batch, tmp_path):
+    _, expected, *_ = batch
+    lab = notebooks.Lab.load(REPO, LATE_LAB)
+    total = sum(float(notebooks.meta(c).get("points", 0)) for c in lab.solution["cells"]
+                if notebooks.role(c) in ("test", "manual"))
+    with open(released / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(handle)}
+    late = rows[(LATE_LAB, "solution")]
+    # 36 hours late = 2 started days at 10 % of the lab's points per day
+    assert float(late["late_submission_penalty"]) == pytest.approx(0.2 * total), late
+    assert float(late["score"]) == pytest.approx(float(late["raw_score"]) - 0.2 * total), late
+    assert float(rows[(HOSTILE_LAB, "solution")]["late_submission_penalty"] or 0) == 0
+
+    for kind in ("canvas", "moodle"):
+        done = grading(released, "export", "--format", kind, "--to", str(tmp_path / kind))
+        assert done.returncode == 0, done.stdout + done.stderr
+        with open(tmp_path / kind, newline="", encoding="utf-8") as handle:
+            table = list(csv.DictReader(handle))
+        key = "SIS User ID" if kind == "canvas" else "ID number"
+        people = [r for r in table if r[key]]
+        assert {r[key] for r in people} >= {ABSENT, "solution", "untouched"}, people
+        for row in people:
+            for name in CHAPTERS:
+                want = float(rows[(name, row[key])]["score"])
+                assert float(row[name]) == pytest.approx(want), (kind, row[key], name, row[name])
+    assert table and "Email address" in table[0]
+
+    refused = grading(released, "solutions", HOSTILE_LAB)
+    assert refused.returncode == 2 and "no deadline" in refused.stderr, refused.stderr
+    done = grading(released, "solutions", LATE_LAB)
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = (released / "solutions_html" / f"{LATE_LAB}.html").read_text(encoding="utf-8")
+    answer = next(notebooks.source(c) for c in lab.solution["cells"]
+                  if notebooks.role(c) == "answer").splitlines()
+    body = [line.strip() for line in answer if line.strip() and "###" not in line][-1]
+    import html as html_module
+    plain = html_module.unescape(page)
+    assert body.split("(")[0] in plain, f"the model solution ({body!r}) is missing"
+    assert "BEGIN HIDDEN" not in plain and "BEGIN SOLUTION" not in plain
+
+
+def test_lms_ids_keep_namesakes_apart_and_follow_the_roster(tmp_path):
+    from traitlets.config.loader import PyFileConfigLoader
+    regexp = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config() \
+        .FileNameCollectorPlugin.named_regexp
+    for name in ("smithjane_111_900_ood_lab.ipynb", "smithjane_222_901_ood_lab.ipynb",
+                 "Jane Smith_333_assignsubmission_file_ood_lab.ipynb"):
+        (tmp_path / name).write_text("{}")
+    found = collect.find(tmp_path, ["ood"], tmp_path / "course", regexp, {"333": "jsmith"})
+    assert sorted(s.student for s in found) == ["jsmith", "smithjane_111", "smithjane_222"]
+
+
+def test_roster_errors_name_the_line(tmp_path):
+    from helpers.grading import GradingError
+    from helpers.grading.course_ops import read_roster
+    cases = {"email\nx@example.org\n": "holding 'id'",
+             "id\nann\nann\n": "line 3: id 'ann' appears twice",
+             "id\nJane Smith\n": "line 2: id 'Jane Smith' must"}
+    for text, message in cases.items():
+        (tmp_path / "r.csv").write_text(text)
+        with pytest.raises(GradingError, match=message):
+            read_roster(tmp_path / "r.csv")
 
 
 def test_the_monkeypatch_attack_works_without_the_runner():
@@ -441,11 +522,13 @@ def test_lms_file_names_and_lab_names():
     from traitlets.config.loader import PyFileConfigLoader
     regexp = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config() \
         .FileNameCollectorPlugin.named_regexp
-    for name, student in [("smithjane_12345_67890_ood_lab.ipynb", "smithjane"),
-                          ("smithjane_LATE_12345_67890_ood_lab-2.ipynb", "smithjane"),
-                          ("Jane Smith_4321_assignsubmission_file_ood_lab.ipynb", "Jane Smith")]:
+    for name, student, lms_id in [
+            ("smithjane_12345_67890_ood_lab.ipynb", "smithjane", "12345"),
+            ("smithjane_LATE_12345_67890_ood_lab-2.ipynb", "smithjane", "12345"),
+            ("Jane Smith_4321_assignsubmission_file_ood_lab.ipynb", "Jane Smith", "4321")]:
         match = __import__("re").match(regexp, name)
         assert match and match["student_id"] == student, name
+        assert match["lms_id"] == lms_id, (name, match["lms_id"])
         assert collect.lab_of(match["file_id"], ["ood"]) == "ood"
     assert collect.lab_of("ood_lab (1).ipynb", ["ood"]) == "ood"
     assert collect.lab_of("notes.ipynb", ["ood"]) is None

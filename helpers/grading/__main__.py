@@ -4,7 +4,9 @@
     python -m helpers.grading grade SUBMISSIONS [--lab LAB] [--jobs N] [--timeout S]
     python -m helpers.grading autograde SUBMISSIONS ...  # grading only (no reports)
     python -m helpers.grading feedback [--lab LAB]        # feedback/<student>/<lab>/*.html
-    python -m helpers.grading export [--to grades.csv]
+    python -m helpers.grading export [--to grades.csv] [--format csv|canvas|moodle]
+    python -m helpers.grading roster students.csv         # enrolled students -> gradebook
+    python -m helpers.grading solutions LAB [--force]     # solutions_html/<lab>.html after the deadline
     python -m helpers.grading summary [--lab LAB]         # summary/<lab>.png, <lab>_tests.csv
     python -m helpers.grading check NOTEBOOK              # a student's dry run before submitting
 
@@ -25,6 +27,7 @@ import time
 
 from .batch import autograde
 from .course import GradingError, course_root, release
+from .course_ops import import_roster, lms_export, release_solutions
 from .reports import export, feedback, summary
 
 
@@ -52,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lab", help="only this lab")
     p = commands.add_parser("export", help="export grades to CSV")
     p.add_argument("--to", default="grades.csv", help="CSV file (default: grades.csv)")
+    p.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv",
+                   help="nbgrader's CSV (default), or an LMS's grade-import format")
+    p = commands.add_parser("roster", help="import the enrolled students (CSV: id, "
+                                           "first_name, last_name, email, lms_user_id)")
+    p.add_argument("csv", help="roster CSV file")
+    p = commands.add_parser("solutions", help="release a lab's model solutions as HTML "
+                                              "(after its deadline)")
+    p.add_argument("lab", help="lab name")
+    p.add_argument("--force", action="store_true", help="release even before the deadline")
     p = commands.add_parser("summary", help="score distribution and pass rates per test")
     p.add_argument("--lab", help="only this lab")
     p = commands.add_parser("check", help="students: run your lab notebook as the grader does "
@@ -114,7 +126,15 @@ def main(argv: list[str] | None = None) -> int:
             for path in feedback(args.lab, args.course_dir):
                 print(path.relative_to(course_root(args.course_dir)))
         elif args.command == "export":
-            print(export(args.to, args.course_dir))
+            if args.format == "csv":
+                print(export(args.to, args.course_dir))
+            else:
+                print(lms_export(args.format, args.to, args.course_dir))
+        elif args.command == "roster":
+            count = import_roster(args.csv, args.course_dir)
+            print(f"{count} student(s) in the gradebook from {args.csv}")
+        elif args.command == "solutions":
+            print(release_solutions(args.lab, args.course_dir, force=args.force))
         elif args.command == "summary":
             from .course import check_labs
             for lab in check_labs([args.lab] if args.lab else None, args.course_dir):

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from . import execute, sandbox
 from .collect import Submission, find
+from .course_ops import deadline, lateness, roster_by_lms_id
 from .course import GradingError, check_labs, config, course_root, release
 from .gradebook import FORMAT, is_done, load_result, open_gradebook, record, save_result
 from .notebooks import Lab, hidden_lines, merge, meta, read_submission, role, source
@@ -149,7 +150,8 @@ def autograde(submissions: str | os.PathLike, lab: str | None = None,
     cfg = config(course_dir)
     limits = limits_from_config(cfg, timeout)
     names = check_labs([lab] if lab else None, course_dir)
-    found = find(submissions, names, root, cfg.FileNameCollectorPlugin.get("named_regexp", ""))
+    found = find(submissions, names, root, cfg.FileNameCollectorPlugin.get("named_regexp", ""),
+                 roster_by_lms_id(course_dir))
     used = sorted({s.lab for s in found})
     _ensure_released(used, root, cfg, course_dir)
     labs = {name: Lab.load(root, name) for name in used}
@@ -187,6 +189,10 @@ def _ensure_released(names: list[str], root: Path, cfg, course_dir) -> None:
     if missing:
         print(f"Releasing {', '.join(missing)} first (not in the gradebook yet).")
         release(missing, course_dir)
+    with open_gradebook(cfg.CourseDirectory.db_url) as gb:  # due dates for grades.csv
+        for name in names:
+            if (due := deadline(cfg, name)) is not None:
+                gb.update_or_create_assignment(name, duedate=due)
 
 
 def _grade_parallel(todo, labs, limits, jobs, sandboxed, root, cfg, results, progress):
@@ -200,7 +206,9 @@ def _grade_parallel(todo, labs, limits, jobs, sandboxed, root, cfg, results, pro
     def work(sub):
         slot = slots.get()
         try:
-            return grade_one(labs[sub.lab], sub, limits, slot, sandboxed)
+            result = grade_one(labs[sub.lab], sub, limits, slot, sandboxed)
+            result.update(lateness(cfg, sub.lab, sub.folder, max_points(labs[sub.lab])))
+            return result
         except Exception as error:  # a grader fault: report it, grade the others
             return {"student": sub.student, "lab": sub.lab, "flags": [],
                     "tests": _empty_tests(labs[sub.lab], "not run"),
@@ -233,6 +241,12 @@ def _grade_parallel(todo, labs, limits, jobs, sandboxed, root, cfg, results, pro
         bar.close()
 
 
+def max_points(lab: Lab) -> float:
+    """All points of a lab: autograded tests and hand-graded answers."""
+    return sum(float(meta(c).get("points", 0)) for c in lab.solution["cells"]
+               if role(c) in ("test", "manual"))
+
+
 def _score(result: dict) -> str:
     tests = result["tests"].values()
     return f"{sum(t['points'] for t in tests):g}/{sum(t['max'] for t in tests):g}"
@@ -246,6 +260,9 @@ def print_table(rows: list[dict], labs: dict[str, Lab]) -> None:
         manual = sum(float(meta(c).get("points", 0)) for c in labs[row["lab"]].solution["cells"]
                      if role(c) == "manual")
         status = "already graded" if row.get("resumed") else row["status"]
+        if row.get("penalty"):
+            status += (f", {row['seconds_late'] / 86400:.1f} days late: "
+                       f"-{row['penalty']:g} points")
         flags = f" [flagged: {'; '.join(row['flags'])}]" if row["flags"] else ""
         print(f"{row['student']:<20} {row['lab']:<16} {_score(row):>11} {manual:>7g}  "
               f"{status}{flags}")

@@ -6,8 +6,10 @@ Two inputs are understood:
 - a zip downloaded from an LMS (or a folder of its extracted files), read with nbgrader's
   ``zip_collect`` convention: each file name is matched against
   ``c.FileNameCollectorPlugin.named_regexp`` of ``nbgrader_config.py``, whose
-  ``student_id`` and ``file_id`` groups give the student and the notebook
-  (``<lab>_lab.ipynb``, also with an LMS's ``-1`` resubmission suffix).
+  ``student_id``, ``lms_id`` and ``file_id`` groups give the student, the LMS's numeric
+  id and the notebook (``<lab>_lab.ipynb``, also with an LMS's ``-1`` resubmission
+  suffix); the student's folder is the roster's id for that LMS id, else
+  ``<name>_<lms id>``.
 
 Either way the notebooks are copied into the course's ``submitted/<student>/<lab>/``
 (where nbgrader's formgrader expects them) and graded from there.
@@ -55,11 +57,12 @@ def lab_of(file_name: str, labs: list[str]) -> str | None:
     return match.group(1) if match and match.group(1) in labs else None
 
 
-def find(submissions: str | os.PathLike, labs: list[str], root: Path, named_regexp: str
-         ) -> list[Submission]:
+def find(submissions: str | os.PathLike, labs: list[str], root: Path, named_regexp: str,
+         roster: dict[str, str] | None = None) -> list[Submission]:
     """Every submission of ``labs`` in ``submissions`` (folder or zip), copied into
-    ``root/submitted`` and sorted by (lab, student). Raises `GradingError` naming the
-    expected layouts when nothing is found."""
+    ``root/submitted`` and sorted by (lab, student). ``roster`` maps LMS user ids to
+    student ids (see `lms_student`). Raises `GradingError` naming the expected layouts
+    when nothing is found."""
     source = Path(submissions)
     if not source.exists():
         raise GradingError(f"submissions {source} do not exist; expected a folder laid out "
@@ -70,9 +73,9 @@ def find(submissions: str | os.PathLike, labs: list[str], root: Path, named_rege
             raise GradingError(f"{source} is neither a folder nor a zip file")
         with tempfile.TemporaryDirectory() as extracted:
             _extract(source, Path(extracted))
-            found = _from_folder(Path(extracted), labs, target, named_regexp)
+            found = _from_folder(Path(extracted), labs, target, named_regexp, roster or {})
     else:
-        found = _from_folder(source, labs, target, named_regexp)
+        found = _from_folder(source, labs, target, named_regexp, roster or {})
     if not found:
         seen = sorted(str(p.relative_to(source)) for p in source.glob("*/*"))[:10] \
             if source.is_dir() else []
@@ -101,13 +104,23 @@ def _extract(archive: Path, into: Path) -> None:
                 shutil.copyfileobj(src, out)
 
 
-def _from_folder(folder: Path, labs: list[str], target: Path, named_regexp: str
-                 ) -> list[Submission]:
+def _from_folder(folder: Path, labs: list[str], target: Path, named_regexp: str,
+                 roster: dict[str, str]) -> list[Submission]:
     """Submitted layout if the folder has ``<student>/<lab>/`` folders, else LMS names."""
     nested = [p for p in folder.glob("*/*") if p.is_dir() and p.name in labs]
     if nested:
         return _nested(folder, labs, target)
-    return _lms(folder, labs, target, named_regexp)
+    return _lms(folder, labs, target, named_regexp, roster)
+
+
+def lms_student(groups: dict, roster: dict[str, str]) -> str:
+    """The student id of an LMS file: the roster's id for its LMS user id, else the name
+    with the LMS id appended (``smithjane_12345``), so that two students of the same
+    name never share a folder."""
+    lms_id = groups.get("lms_id")
+    if lms_id and lms_id in roster:
+        return roster[lms_id]
+    return student_id(f"{groups['student_id']}_{lms_id}" if lms_id else groups["student_id"])
 
 
 def _nested(folder: Path, labs: list[str], target: Path) -> list[Submission]:
@@ -132,7 +145,8 @@ def _nested(folder: Path, labs: list[str], target: Path) -> list[Submission]:
     return found
 
 
-def _lms(folder: Path, labs: list[str], target: Path, named_regexp: str) -> list[Submission]:
+def _lms(folder: Path, labs: list[str], target: Path, named_regexp: str,
+         roster: dict[str, str]) -> list[Submission]:
     """Files named by an LMS, matched as nbgrader's FileNameCollectorPlugin does."""
     if not named_regexp:
         return []
@@ -149,19 +163,21 @@ def _lms(folder: Path, labs: list[str], target: Path, named_regexp: str) -> list
         lab = lab_of(groups.get("file_id") or path.name, labs)
         if lab is None:
             continue
-        key = (student_id(groups["student_id"]), lab)
+        key = (lms_student(groups, roster), lab)
         order = groups.get("timestamp") or path.name
         if key in latest:
             print(f"warning: {key[0]} has several {lab} files; grading the latest",
                   file=sys.stderr)
         if key not in latest or order >= latest[key][0]:
-            latest[key] = (order, path)
+            latest[key] = (order, path, groups.get("timestamp"))
     found = []
-    for (student, lab), (_, path) in sorted(latest.items()):
+    for (student, lab), (_, path, stamp) in sorted(latest.items()):
         dest = target / student / lab
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         shutil.copyfile(path, dest / f"{lab}_lab.ipynb")
+        if stamp:  # where nbgrader's exchange keeps the submission time
+            (dest / "timestamp.txt").write_text(stamp, encoding="utf-8")
         found.append(Submission(student, lab, dest, dest / f"{lab}_lab.ipynb"))
     return found

@@ -19,7 +19,7 @@ from .course import nbgrader
 from .notebooks import Lab, role
 
 RESULT_FILE = "result.json"
-FORMAT = 1  # bump when grading changes, so that old results are regraded
+FORMAT = 2  # bump when grading changes, so that old results are regraded
 
 
 def result_path(root: Path, student: str, lab: str) -> Path:
@@ -52,7 +52,8 @@ def record(gb, lab: Lab, result: dict) -> None:
     """Store one submission's autograded scores; manual grades already given are kept.
 
     Test cells get ``auto_score`` = the points of `result`; written answers are marked as
-    needing a manual grade unless they have one. The notebook is ``flagged`` in the
+    needing a manual grade unless they have one. The submission time and the late
+    penalty (`course_ops.lateness`) go where nbgrader's CSV export reads them. The notebook is ``flagged`` in the
     gradebook when the grader flagged the submission (tampering, crashes).
     """
     from nbgrader.api import MissingEntry
@@ -78,8 +79,12 @@ def record(gb, lab: Lab, result: dict) -> None:
         else:
             grade.auto_score = None
             grade.needs_manual_grade = grade.manual_score is None
+    if result.get("timestamp"):
+        from nbgrader.utils import parse_utc
+        submission.timestamp = parse_utc(result["timestamp"])
     for notebook in submission.notebooks:
         notebook.flagged = bool(result["flags"])
+        notebook.late_submission_penalty = result.get("penalty") or None
     gb.db.commit()
 
 
