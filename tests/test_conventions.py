@@ -180,3 +180,41 @@ def test_solution_metadata_passes_nbgrader_validator(chapter):
     if not path.is_file():
         pytest.skip("pairing is checked by test_every_chapter_has_a_solution_and_a_lab")
     validator.MetadataValidator().validate_nb(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.parametrize("chapter", SOLUTIONS)
+def test_every_assert_in_a_lab_says_what_was_expected(chapter):
+    """Feedback shows assert messages (hidden ones too): a bare assert teaches nothing."""
+    import ast
+    path, _ = lab_paths(chapter)
+    bare = []
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] != "code" or not meta(cell).get("grade_id"):
+            continue
+        text = "\n".join(line for line in source(cell).splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Assert) and node.msg is None:
+                bare.append(f"{meta(cell)['grade_id']}: {ast.unparse(node)[:70]}")
+    assert not bare, f"{chapter}: asserts without a message:\n" + "\n".join(bare)
+
+
+@pytest.mark.parametrize("chapter", SOLUTIONS)
+def test_lab_has_rubrics_references_and_a_before_you_submit_box(chapter):
+    path, released = lab_paths(chapter)
+    nb = load(path)
+    references = nb.get("metadata", {}).get("tai", {}).get("references", [])
+    assert references, f"{chapter}: no tai.references in the notebook metadata (the kit's " \
+                       "functions that would answer a task)"
+    manual = [c for c in nb["cells"] if c["cell_type"] == "markdown"
+              and meta(c).get("grade") and meta(c).get("solution")]
+    for cell in manual:
+        assert "**Rubric" in source(cell), \
+            f"{chapter}/{meta(cell)['grade_id']}: the model answer needs a '**Rubric (N points).**'"
+    box = [c for c in load(released)["cells"] if meta(c).get("grade_id") == "before_you_submit"]
+    assert box and "Before you submit" in source(box[0]), \
+        f"{chapter}: the student version needs the 'Before you submit' box"
+    for name in references:  # private helpers need no mention; the watch covers them
+        short = name.rsplit(".", 1)[1]
+        assert short.startswith("_") or short in source(box[0]), \
+            f"{chapter}: the box should name {name} as off limits"
