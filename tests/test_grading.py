@@ -79,11 +79,16 @@ def setup_cell(nb: dict) -> int:
 
 
 def points(chapter: str) -> tuple[float, float]:
-    """(all autograded points, points of the first answer's test) of a lab."""
+    """(all autograded points, points of the first answer's tests) of a lab: the test
+    cells (graded parts) between the first answer cell and the next one."""
     nb = load(REPO / "solutions" / chapter / f"{chapter}_lab.ipynb")
+    roles = [notebooks.role(c) for c in nb["cells"]]
+    first = first_answer(nb)
+    following = next((i for i in range(first + 1, len(roles)) if roles[i] == "answer"),
+                     len(roles))
     tests = [(i, float(notebooks.meta(c)["points"])) for i, c in enumerate(nb["cells"])
-             if notebooks.role(c) == "test"]
-    return sum(p for _, p in tests), next(p for i, p in tests if i > first_answer(nb))
+             if roles[i] == "test"]
+    return sum(p for _, p in tests), sum(p for i, p in tests if first < i < following)
 
 
 def tampered(lab: dict) -> dict:

@@ -87,8 +87,9 @@ def cell_outcome(cell: dict, outcome: execute.CellResult) -> dict:
         detail = "not run (the notebook stopped before this test)"
     elif outcome.status == "timeout":
         detail = f"timeout: {outcome.evalue}"
-    elif outcome.lineno and outcome.lineno not in hidden_lines(source(cell)):
-        detail = f"line {outcome.lineno}: {error}"
+    elif outcome.lineno and outcome.lineno not in (hidden := hidden_lines(source(cell))):
+        shown = outcome.lineno - sum(line < outcome.lineno for line in hidden)
+        detail = f"line {shown}: {error}"  # counted in the student's copy of the cell
     elif outcome.lineno:
         detail = f"hidden test: {error}"
     else:

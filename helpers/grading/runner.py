@@ -81,12 +81,25 @@ def _snapshot_one(module, saved):
                 pass
 
 
+def _unchanged(current, attributes, _missing=object()):
+    """Whether a namespace still holds exactly ``attributes`` (same objects, no extra
+    names). A C-level scan: most of the thousands of namespaces never change, and this
+    check runs before every test cell."""
+    import itertools
+    import operator
+    return len(current) == len(attributes) and not any(map(
+        operator.is_not, map(current.get, attributes, itertools.repeat(_missing)),
+        attributes.values()))
+
+
 def _restore_attributes(saved):
     """Put back attributes changed since `_snapshot_modules`; on classes, also remove the
     ones added since (a patched ``torch.Tensor.__gt__``). Returns how many changed."""
     changed = 0
     for owner, attributes in saved.values():
         current = vars(owner)
+        if _unchanged(current, attributes):
+            continue
         for name, value in attributes.items():
             if current.get(name, _restore_attributes) is not value:
                 try:
