@@ -8,10 +8,14 @@ PROFILE ?= tiny
 # On another platform pick the pair for your machine, e.g. make TORCH_SPEC="torch torchvision".
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
+# numba (UMAP's compiler) keeps its compiled kernels here, outside the repository, so
+# that a fresh clone on the same machine (CI) does not compile them again.
+export NUMBA_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/trustworthy-ai/numba
+
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: help env book test test-fast labs grade autograde feedback grades summary \
+.PHONY: help env book test test-fast labs grade autograde feedback grades summary hub hub-env \
         browser sandbox clean
 
 help:
@@ -26,6 +30,8 @@ help:
 	@echo "make grades      export all grades to grades.csv"
 	@echo "make summary     score distribution and pass rate per test, per lab (summary/)"
 	@echo "make sandbox     install bubblewrap (the grading sandbox) if it is missing"
+	@echo "make hub         start the course's JupyterHub (hub/, as root; see the instructor guide)"
+	@echo "make browser     install Chromium and axe-core (the browser test) if missing"
 	@echo "make env         create $(VENV) with the package and the book/grading/test tools"
 
 env: $(VENV)/.installed
@@ -47,7 +53,7 @@ $(VENV)/.installed: pyproject.toml
 # batch and the unit tests; the summary lists the slowest tests and seconds per file.
 # One thread per process: two workers (and the sandboxes) already fill the two cores, and
 # torch threads competing for them slow every run down several times.
-test: env browser sandbox
+test: env browser sandbox hub-env
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadgroup --durations=20
 
 test-fast: env sandbox
@@ -85,15 +91,43 @@ define apt_install
 	@test -x $(2) || { echo "error: the $(1) package did not provide $(2)" >&2; exit 1; }
 endef
 
-# Debian's chromium, driven headless by playwright in tests/test_book.py.
+# Debian's chromium, driven headless by playwright in tests/test_browser.py, and axe-core
+# (npm), the accessibility checker that test injects into every page from disk.
+NPM_CACHE   ?= $(or $(TAI_NPM_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/trustworthy-ai/npm)
+AXE_VERSION ?= 4.14.1
+AXE_PACKAGE := $(NPM_CACHE)/axe/node_modules/axe-core
+
 browser:
 	$(call apt_install,chromium,/usr/bin/chromium)
+	@if grep -qs '"version": "$(AXE_VERSION)"' $(AXE_PACKAGE)/package.json; then \
+	    echo "axe-core $(AXE_VERSION) is installed: $(AXE_PACKAGE)"; \
+	elif ! command -v npm >/dev/null 2>&1; then \
+	    echo "error: npm is missing; install Node.js/npm (apt-get install -y npm) for axe-core" >&2; \
+	    exit 1; \
+	else \
+	    npm install --prefix $(NPM_CACHE)/axe --no-save --no-audit --no-fund --loglevel=error \
+	        --fetch-timeout=60000 --fetch-retries=1 axe-core@$(AXE_VERSION); \
+	fi
 
 # Debian's bubblewrap: the sandbox every submission is graded in (helpers/grading/sandbox.py;
 # without it, see the instructor guide: grade inside a container).
 sandbox:
 	$(call apt_install,bubblewrap,/usr/bin/bwrap)
 
+
+# --- a course on JupyterHub (hub/) ------------------------------------------------------
+# The hub's proxy from npm (hub/package.json, pinned by hub/package-lock.json).
+hub-env: hub/node_modules/.installed
+
+hub/node_modules/.installed: hub/package.json hub/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is missing (apt-get install -y npm)" >&2; exit 1; }
+	cd hub && npm ci --no-audit --no-fund --loglevel=error --fetch-timeout=60000
+	touch $@
+
+# Start the course's hub on this machine (as root; create the users with hub/users.sh and
+# the exchange with `python -m helpers.grading exchange setup`; see the instructor guide).
+hub: env hub-env
+	$(BIN)/jupyterhub -f hub/jupyterhub_config.py
 
 # --- labs and grading (nbgrader_config.py, helpers/grading/) -----------------------------
 # State lives in the repo root and is gitignored: gradebook.db submitted/ autograded/

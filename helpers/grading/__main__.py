@@ -9,6 +9,7 @@
     python -m helpers.grading solutions LAB [--force]     # solutions_html/<lab>.html after the deadline
     python -m helpers.grading summary [--lab LAB]         # summary/<lab>.png, <lab>_tests.csv
     python -m helpers.grading check NOTEBOOK              # a student's dry run before submitting
+    python -m helpers.grading exchange setup|release|collect|feedback [LAB]   # on a JupyterHub
 
 SUBMISSIONS is a folder laid out like nbgrader's submitted/ folder,
 ``<student>/<lab>/<lab>_lab.ipynb``, or a zip downloaded from an LMS whose file names
@@ -66,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="release even before the deadline")
     p = commands.add_parser("summary", help="score distribution and pass rates per test")
     p.add_argument("--lab", help="only this lab")
+    p = commands.add_parser("exchange", help="nbgrader's exchange on a JupyterHub: setup, "
+                                             "release, collect, feedback")
+    p.add_argument("step", choices=("setup", "release", "collect", "feedback"))
+    p.add_argument("lab", nargs="?", help="lab name (all steps but setup)")
     p = commands.add_parser("check", help="students: run your lab notebook as the grader does "
                                           "and see the score of the visible tests")
     p.add_argument("notebook", help="your notebook, e.g. labs/robustness/robustness_lab.ipynb")
@@ -83,6 +88,19 @@ def _reports(labs: list[str], args) -> None:
         table, image = summary(lab, args.course_dir)
         print(f"summary of {lab}: {image} and {table}")
         print(open(table, encoding="utf-8").read().rstrip())
+
+
+def _exchange(args) -> None:
+    from . import exchange
+    if args.step == "setup":
+        print(f"exchange folder ready: {exchange.setup(args.course_dir)}")
+        return
+    if not args.lab:
+        raise GradingError(f"exchange {args.step} needs a lab name")
+    step = {"release": exchange.release_lab, "collect": exchange.collect,
+            "feedback": exchange.return_feedback}[args.step]
+    step(args.lab, args.course_dir)
+    print(f"{args.step}: {args.lab} done")
 
 
 def _check(args) -> int:
@@ -130,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(export(args.to, args.course_dir))
             else:
                 print(lms_export(args.format, args.to, args.course_dir))
+        elif args.command == "exchange":
+            _exchange(args)
         elif args.command == "roster":
             count = import_roster(args.csv, args.course_dir)
             print(f"{count} student(s) in the gradebook from {args.csv}")

@@ -75,10 +75,17 @@ def check_labs(labs, course_dir) -> list[str]:
 
 
 def config(course_dir="."):
-    """The course's nbgrader configuration (``nbgrader_config.py``), a traitlets Config."""
+    """The course's nbgrader configuration, a traitlets Config: the ``nbgrader_config.py``
+    files on Jupyter's config path (e.g. a hub's course id and exchange folder), then the
+    course folder's own, which wins -- the files and order nbgrader's commands use."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
     root = course_root(course_dir)
-    cfg = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    cfg = Config()
+    for folder in [*reversed(jupyter_config_path()), str(root)]:
+        if (Path(folder) / CONFIG_FILE).is_file():
+            cfg.merge(PyFileConfigLoader(CONFIG_FILE, path=folder).load_config())
     cfg.CourseDirectory.root = str(root)
     return cfg
 
