@@ -49,6 +49,7 @@ import signal
 import sys
 
 SEED = 0
+IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: attributes cannot be set
 
 
 class CellTimeoutError(Exception):
@@ -74,7 +75,9 @@ def _snapshot_one(module, saved):
         return
     saved[id(module)] = (module, dict(namespace))
     for value in list(namespace.values()):
-        if isinstance(value, type) and id(value) not in saved:
+        # Classes implemented in C (int, torch._C types) cannot be patched: skip them.
+        if isinstance(value, type) and id(value) not in saved and \
+                not value.__flags__ & IMMUTABLE_TYPE:
             try:
                 saved[id(value)] = (value, dict(vars(value)))
             except TypeError:
