@@ -20,7 +20,8 @@ Chapter modules, each chapter's figures in its own ``<chapter>_plots`` module:
 ``generalization``; ``robustness`` (``robustness_plots``); ``fairness`` with ``debiasing``
 (``fairness_plots``; the UCI Adult table: ``data.load("adult")``); ``backdoor`` with
 ``backdoor_detect`` and ``backdoor_adaptive`` (``backdoor_plots``); ``ood`` (``ood_plots``);
-``sparsity`` with ``regularization`` and ``attribution`` (``sparsity_plots``); ``causal``
+``sparsity`` with ``regularization``, ``attribution``, ``lime`` and ``faithfulness``
+(deletion/insertion curves, run-to-run agreement; ``sparsity_plots``); ``causal``
 with ``concepts`` (``causal_plots``; Fashion-MNIST in ``data.fashion``); ``stealing``
 with ``query_attacks`` (``stealing_plots``). The results page's table (sources beside
 the kit's numbers): ``summary``. Instructor tools: ``grading``.

@@ -1,4 +1,6 @@
-"""Attribution maps and how to judge them: CAM, Grad-CAM, Grad-CAM++, occlusion, SSD, trust.
+"""Attribution maps and how to judge them: CAM, Grad-CAM, Grad-CAM++, guided backpropagation,
+Guided Grad-CAM, occlusion, SSD, trust. (LIME: :mod:`helpers.lime`; deletion/insertion
+faithfulness and the run-to-run agreement of maps: :mod:`helpers.faithfulness`.)
 
 Every map is a float tensor (N, H, W) at the input's resolution. Maps are compared only
 after the same normalization, :func:`normalize_maps` (min-max per map to [0, 1]), which
@@ -8,12 +10,14 @@ classes explained (default: the predicted ones); ``layer`` may also be given by 
 name (:func:`helpers.models.get_layer`). The model is put in eval mode with frozen
 parameters for the computation, and its modes and ``requires_grad`` flags are restored
 afterwards (:func:`helpers.models.model_state_guard`); the feature maps are read with
-:func:`helpers.models.capture`, whose hook is removed when its block ends, also on error.
+:func:`helpers.models.capture`, whose hook is removed when its block ends, also on error
+(so are the ReLU hooks of guided backpropagation).
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 
 import torch
 import torch.nn.functional as F
@@ -56,15 +60,16 @@ def _activations_and_gradients(model, images, layer, targets):
 
 
 def grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
-             targets: torch.Tensor | None = None) -> torch.Tensor:
+             targets: torch.Tensor | None = None, normalize: bool = True) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al. 2017): ``L^c = ReLU(Σₖ w_k^c A^k)``, w = mean over i, j of
-    ∂Y^c/∂A^k_ij; upsampled bilinearly to the image size and normalized. Returns (N, H, W)."""
+    ∂Y^c/∂A^k_ij; upsampled bilinearly to the image size and normalized (``normalize=False``:
+    the raw, non-negative ``L^c``, as captum's ``LayerGradCam``). Returns (N, H, W)."""
     images, layer, targets = _check_inputs(model, images, layer, targets)
     with model_state_guard(model):
         activations, gradients = _activations_and_gradients(model, images, layer, targets)
     weights = gradients.mean(dim=(2, 3), keepdim=True)
-    maps = F.relu((weights * activations).sum(1))
-    return normalize_maps(upsample(maps, images.shape[-2:]))
+    maps = upsample(F.relu((weights * activations).sum(1)), images.shape[-2:])
+    return normalize_maps(maps) if normalize else maps
 
 
 def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
@@ -85,6 +90,79 @@ def grad_cam_plus_plus(model: nn.Module, images: torch.Tensor, layer: nn.Module 
     weights = (alpha * F.relu(gradients)).sum(dim=(2, 3), keepdim=True)
     maps = F.relu((weights * activations).sum(1))
     return normalize_maps(upsample(maps, images.shape[-2:]))
+
+
+# --- guided backpropagation -----------------------------------------------------------------
+
+class _PositiveGradient(torch.autograd.Function):
+    """The identity whose backward pass lets only positive gradients through:
+    x ↦ x forward, g ↦ max(g, 0) backward."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        return tensor.clone()
+
+    @staticmethod
+    def backward(ctx, gradient):
+        return gradient.clamp_min(0)
+
+
+def guided_backprop(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | None = None,
+                    per_channel: bool = False) -> torch.Tensor:
+    """Guided backpropagation (Springenberg et al. 2015): the gradient ∂Y^c/∂x of the class
+    logit in which every ``nn.ReLU`` module passes back only positive gradients where its
+    input was positive (the ReLU's own mask × the deconvnet's clamp).
+
+    ``per_channel=True`` returns the raw gradients (N, C, H, W), as captum's
+    ``GuidedBackprop``; otherwise maps (N, H, W): the largest absolute value over the
+    channels (Simonyan et al. 2014's reduction), normalized. ReLUs called as functions
+    (``F.relu``) are not guided; the kit's models use modules. Each ReLU module gets a
+    forward hook that routes its output through :class:`_PositiveGradient`; the hooks are
+    removed when the computation ends, also on error.
+    """
+    images, _, targets = _check_inputs(model, images, None, targets)
+    gradients = _guided_gradients(model, images, targets)
+    if per_channel:
+        return gradients
+    return normalize_maps(gradients.abs().amax(1))
+
+
+def _guided_gradients(model, images, targets):
+    """∂Y^c/∂x (N, C, H, W) with guided ReLUs, model state and hooks restored afterwards."""
+    relus = [module for module in model.modules() if isinstance(module, nn.ReLU)]
+
+    def guide(_module, _inputs, output):
+        return _PositiveGradient.apply(output)
+
+    with model_state_guard(model), ExitStack() as hooks:
+        for relu in relus:
+            hooks.enter_context(models.forward_hook(relu, guide))
+        inputs = images.clone().requires_grad_(True)
+        logits = model(inputs)
+        targets = logits.argmax(1) if targets is None else targets
+        gradients, = torch.autograd.grad(logits.gather(1, targets.view(-1, 1)).sum(), inputs)
+    return gradients
+
+
+def guided_grad_cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,
+                    targets: torch.Tensor | None = None,
+                    per_channel: bool = False) -> torch.Tensor:
+    """Guided Grad-CAM (Selvaraju et al. 2017): guided backpropagation × the raw Grad-CAM
+    map upsampled bilinearly to the image: fine detail where Grad-CAM says the class is.
+
+    ``per_channel=True`` returns (N, C, H, W), as captum's ``GuidedGradCam`` with
+    ``interpolate_mode="bilinear"``; otherwise maps (N, H, W): the largest absolute
+    value over the channels, normalized. ``targets`` default to the predicted classes
+    (taken once, so both factors explain the same class).
+    """
+    images, layer, targets = _check_inputs(model, images, layer, targets)
+    if targets is None:
+        targets = models.logits(model, images).argmax(1).to(images.device)
+    cams = grad_cam(model, images, layer, targets, normalize=False)
+    combined = _guided_gradients(model, images, targets) * cams.unsqueeze(1)
+    if per_channel:
+        return combined
+    return normalize_maps(combined.abs().amax(1))
 
 
 def cam(model: nn.Module, images: torch.Tensor, layer: nn.Module | str,

@@ -50,17 +50,24 @@ DEFAULTS = {
     # chapter 6: models of helpers.sparsity; λ of each weight penalty; λs of the
     # activation penalty on the single-layer CNN; sample sizes of the attack,
     # stability (SSD) and trustworthiness experiments. Without BatchNorm the small CNNs
-    # learn slowly: 12 epochs at lr 1e-2 (6 for the single-layer CNN) reach 70 %+
+    # learn slowly: 12 epochs at lr 1e-2 (6 for the single-layer CNN) reach 70 %+.
+    # LIME: perturbations per image, grid cell (pixels); deletion/insertion: images,
+    # steps, the value deleted pixels take (grey 0.5 is the normalized input's zero;
+    # black makes every map look alike on the stand-in); seeds of the run-to-run study
     "sparsity": {"arch": "cam_cnn", "width": 8, "epochs": 12, "lr": 1e-2,
                  "lambdas": {"L1": 1e-4, "L2": 5e-5, "ElasticNet": 1e-4}, "alpha": 0.5,
                  "density_width": 16, "density_epochs": 6,
                  "density_lambdas": [0, 1e-5, 1e-4], "attack_size": 48,
                  "eps": 4 / 255, "pgd_steps": 5, "deepfool_iter": 20,
                  "stability_size": 40, "sigma": 0.5, "cue_size": 6, "cue_epochs": 3,
-                 "trust_size": 60, "top_fraction": 0.05},
+                 "trust_size": 60, "top_fraction": 0.05, "lime_samples": 300,
+                 "lime_cell": 4, "faithfulness_size": 40, "deletion_steps": 16,
+                 "deletion_baseline": 0.5, "variability_seeds": [0, 1, 2]},
+    # trades_betas: TRADES' β (the paper's 1/λ; 6 is its CIFAR-10 choice), one model each
     "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                    "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
-                   "curve_size": 200, "map_size": 300, "map_method": "tsne"},
+                   "curve_size": 200, "map_size": 300, "map_method": "tsne",
+                   "trades_betas": [1.0, 6.0]},
     # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
     # the sweep multiplies the λs (0 = no adversary in the game)
     "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,
@@ -101,7 +108,8 @@ OVERRIDES = {
         "sparsity": {"width": 16, "epochs": 8, "lr": 3e-3, "density_epochs": 5,
                      "density_lambdas": [0, 1e-7, 1e-6, 1e-5, 1e-4], "attack_size": 200,
                      "pgd_steps": 10, "deepfool_iter": 50, "stability_size": 200,
-                     "cue_epochs": 5, "trust_size": 500},
+                     "cue_epochs": 5, "trust_size": 500, "lime_samples": 500,
+                     "faithfulness_size": 200, "variability_seeds": [0, 1, 2, 3, 4]},
         "robustness": {"pgd_steps": 10, "train_pgd_steps": 3, "curve_size": 500,
                        "map_size": 500, "map_method": "umap"},
         # real Adult: the report's λ (100, 50) drives the game to parity at 6-9 points of
@@ -143,7 +151,9 @@ OVERRIDES = {
                      "density_width": 32, "density_epochs": 10,
                      "density_lambdas": [0, 1e-7, 1e-6, 1e-5, 1e-4], "attack_size": 500,
                      "eps": 8 / 255, "pgd_steps": 20, "deepfool_iter": 50,
-                     "stability_size": 1000, "cue_epochs": 8, "trust_size": 1000},
+                     "stability_size": 1000, "cue_epochs": 8, "trust_size": 1000,
+                     "lime_samples": 1000, "faithfulness_size": 500,
+                     "deletion_steps": 32, "variability_seeds": [0, 1, 2, 3, 4]},
         "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
                        "curve_size": 1000, "map_size": 1000, "map_method": "umap"},
         "fairness": {"size": None, "pretrain_epochs": 2, "iterations": 200,

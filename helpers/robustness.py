@@ -2,10 +2,10 @@
 
 The attacks themselves are in :mod:`helpers.attacks`, the figures in
 :mod:`helpers.robustness_plots`. This module holds the training steps that
-:func:`helpers.train.fit` runs for the chapter's adversarially trained and circle-loss
-models, measures clean and robust accuracy (also as a curve over ε), builds the spec's
-"20 white pixels, then FGSM" corruption, and maps the penultimate features (k-NN,
-UMAP/t-SNE).
+:func:`helpers.train.fit` runs for the chapter's adversarially trained (PGD, TRADES) and
+circle-loss models, measures clean and robust accuracy (also as a curve over ε), builds
+the spec's "20 white pixels, then FGSM" corruption, and maps the penultimate features
+(k-NN, UMAP/t-SNE).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import attacks
-from helpers.checks import check_fraction
+from helpers.checks import check_fraction, check_int, check_module, check_pixels
 from helpers.losses import circle_loss
+from helpers.models import model_state_guard
 
 TRAINING_ATTACKS = ("fgsm", "pgd", "bim")
 
@@ -57,6 +58,67 @@ def adversarial_step(attack: str = "pgd", fraction: float = 0.5, **settings):
         images = adversarial_batch(model, images, labels, attack, fraction, **settings)
         logits = model(images)
         return {"loss": F.cross_entropy(logits, labels), "logits": logits, "labels": labels}
+
+    return step
+
+
+def trades_adversarial(model: nn.Module, images: torch.Tensor, eps: float, step_size: float,
+                       steps: int) -> torch.Tensor:
+    """TRADES' inner maximization (Zhang et al. 2019): PGD on ``KL(f(x) ‖ f(x'))`` in the
+    L∞ ball of radius ``eps`` around ``images`` (N, C, H, W) in [0, 1], starting from
+    ``x + 0.001·N(0, 1)`` (torch's global generator, which a seeded ``fit`` seeds), with
+    ``steps`` signed steps of ``step_size``, each projected onto the ball ∩ [0, 1].
+
+    Runs in eval mode with the parameters frozen, as the authors' code does, and restores
+    the model. Returns x' (N, C, H, W), detached, with ``‖x' − x‖∞ ≤ eps``.
+    """
+    check_module("model", model)
+    images = check_pixels("images", images).detach()
+    lower, upper = (images - eps).clamp(min=0), (images + eps).clamp(max=1)
+    with model_state_guard(model):
+        clean = F.softmax(model(images), dim=1)
+        # the authors' start: x' = x would have a zero KL gradient (a minimum of the KL)
+        adversarial = torch.minimum(torch.maximum(
+            images + 0.001 * torch.randn(images.shape, device=images.device), lower), upper)
+        for _ in range(steps):
+            adversarial.requires_grad_(True)
+            divergence = F.kl_div(F.log_softmax(model(adversarial), dim=1), clean,
+                                  reduction="sum")
+            gradient, = torch.autograd.grad(divergence, adversarial)
+            adversarial = adversarial.detach() + step_size * gradient.sign()
+            adversarial = torch.minimum(torch.maximum(adversarial, lower), upper)
+    return adversarial.detach()
+
+
+def trades_step(beta: float = 6.0, eps: float = 8 / 255, step_size: float = 2 / 255,
+                steps: int = 10):
+    """A :func:`helpers.train.fit` step for TRADES (Zhang et al. 2019): the loss
+    ``CE(f(x), y) + β · KL(f(x) ‖ f(x'))`` (KL averaged over the batch), x' from
+    :func:`trades_adversarial` with ``eps``, ``step_size`` and ``steps``. Both passes
+    run in training mode and the gradient flows through both (as in the authors' code).
+    β trades clean accuracy for robustness (the paper's 1/λ; 6 on CIFAR-10); with β = 0
+    the robust term vanishes and is not computed: plain cross-entropy training. Records
+    the batch's ``kl`` in the history."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"beta={beta!r}: expected a number >= 0.")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
+        raise ValueError(f"eps={eps!r}: expected a number >= 0 (pixel units, e.g. 8/255).")
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or step_size < 0:
+        raise ValueError(f"step_size={step_size!r}: expected a number >= 0.")
+    check_int("steps", steps, 1)
+
+    def step(model: nn.Module, batch) -> dict:
+        images, labels = batch
+        if beta == 0:
+            logits = model(images)
+            return {"loss": F.cross_entropy(logits, labels), "logits": logits, "labels": labels}
+        # the authors' order: x' first (eval mode), then both passes in training mode
+        adversarial = trades_adversarial(model, images, eps, step_size, steps)
+        logits = model(images)
+        divergence = F.kl_div(F.log_softmax(model(adversarial), dim=1),
+                              F.softmax(logits, dim=1), reduction="batchmean")
+        return {"loss": F.cross_entropy(logits, labels) + beta * divergence,
+                "logits": logits, "labels": labels, "kl": divergence.item()}
 
     return step
 

@@ -1,15 +1,16 @@
 """helpers.attribution against pytorch-grad-cam and captum; state restoration; SSD, trust.
-(The stand-in masks and the cue of helpers.sparsity: test_sparsity.py.)"""
+(The stand-in masks and the cue of helpers.sparsity: test_sparsity.py; LIME: test_lime.py;
+deletion/insertion and run-to-run agreement: test_faithfulness.py.)"""
 
 import pytest
 import torch
-from captum.attr import LayerAttribution, LayerGradCam, Occlusion
+from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam, Occlusion
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from helpers import attribution, sparsity
-from helpers.models import Classifier
+from helpers.models import Classifier, build_model
 
 
 @pytest.fixture
@@ -112,13 +113,14 @@ def test_occlusion_finds_the_pixels_the_model_reads():
     assert outside == 0, f"expected 0 outside the block, got up to {outside}"
 
 
-@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_plus_plus", "cam", "occlusion"])
+@pytest.mark.parametrize("method", ["grad_cam", "grad_cam_plus_plus", "cam", "occlusion",
+                                    "guided_backprop", "guided_grad_cam"])
 def test_methods_restore_the_model_even_when_they_raise(model_and_batch, method):
     model, layer, images, _ = model_and_batch
     model.train()
     model.features[0].weight.requires_grad_(False)
     function = getattr(attribution, method)
-    call = ((lambda t: function(model, images, t)) if method == "occlusion"
+    call = ((lambda t: function(model, images, t)) if method in ("occlusion", "guided_backprop")
             else (lambda t: function(model, images, layer, t)))
     call(None)
     with pytest.raises((IndexError, RuntimeError)):
@@ -131,6 +133,52 @@ def test_methods_restore_the_model_even_when_they_raise(model_and_batch, method)
     assert not thawed, f"{method}: expected these parameters trainable again: {thawed}"
     hooked = [name for name, m in model.named_modules() if m._forward_hooks or m._backward_hooks]
     assert not hooked, f"{method}: expected no hooks left, found some on {hooked}"
+
+
+def _small_cnn_and_batch():
+    """The kit's small CNN (BatchNorm, in-place ReLUs) in eval mode, images, targets."""
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=4).eval()
+    images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    return model, model.features[10], images, torch.tensor([1, 2, 5, 8])
+
+
+@pytest.mark.parametrize("network", ["cam_cnn", "small_cnn"])
+def test_guided_backprop_and_guided_grad_cam_equal_captum(model_and_batch, network):
+    """Tolerance 1e-5 relative to the largest value: an untrained net's gradients are small."""
+    model, layer, images, targets = (model_and_batch if network == "cam_cnn"
+                                     else _small_cnn_and_batch())
+    ours = attribution.guided_backprop(model, images, targets, per_channel=True)
+    theirs = GuidedBackprop(model).attribute(images, target=targets)
+    gap, scale = (ours - theirs).abs().max().item(), theirs.abs().max().item()
+    assert ours.shape == images.shape and scale > 0 and gap <= 1e-5 * scale, (
+        f"expected captum's guided backprop {tuple(images.shape)}, got {tuple(ours.shape)}, "
+        f"largest difference {gap} (values up to {scale})")
+    ours = attribution.guided_grad_cam(model, images, layer, targets, per_channel=True)
+    theirs = GuidedGradCam(model, layer).attribute(images, target=targets,
+                                                   interpolate_mode="bilinear")
+    gap, scale = (ours - theirs).abs().max().item(), theirs.abs().max().item()
+    assert scale > 0 and gap <= 1e-5 * scale, (
+        f"expected captum's Guided Grad-CAM, largest difference {gap} (values up to {scale})")
+    maps = attribution.guided_grad_cam(model, images, layer, targets)
+    expected = attribution.normalize_maps(theirs.abs().amax(1))
+    assert maps.shape == (len(images), 32, 32) and torch.allclose(maps, expected, atol=1e-5), (
+        "expected the maps to be the normalized channel maximum of |Guided Grad-CAM|")
+
+
+def test_guided_backprop_passes_back_only_positive_gradients():
+    """f(x) = 3·relu(x) − relu(2x) for one pixel x = 1: the plain gradient is 3 − 2 = 1;
+    guided backprop drops the negative gradient −1 reaching the second ReLU: 3."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(1, 2, bias=False), nn.ReLU(),
+                          nn.Linear(2, 2, bias=False))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0], [2.0]]))
+        model[3].weight.copy_(torch.tensor([[3.0, -1.0], [0.0, 0.0]]))
+    image = torch.ones(1, 1, 1, 1)
+    plain = torch.func.grad(lambda x: model(x)[0, 0])(image).item()
+    guided = attribution.guided_backprop(model, image, torch.tensor([0]), per_channel=True)
+    assert plain == pytest.approx(1.0) and guided.item() == pytest.approx(3.0), (
+        f"expected the plain gradient 1 and the guided one 3, got {plain} and {guided.item()}")
 
 
 def test_inputs_are_checked(model_and_batch):

@@ -252,3 +252,89 @@ def test_embed_2d_keeps_clusters_apart(method):
     spread = max(np.linalg.norm(points[labels == k] - centres[k], axis=1).mean() for k in range(3))
     gap = min(np.linalg.norm(centres[i] - centres[j]) for i in range(3) for j in range(i))
     assert gap > spread, f"expected centres farther apart ({gap:.2f}) than the spread {spread:.2f}"
+
+
+def _state(model):
+    """Every module's training flag and every parameter's requires_grad, to compare."""
+    return ([m.training for m in model.modules()], [p.requires_grad for p in model.parameters()])
+
+
+def test_trades_adversarial_stays_in_the_ball_raises_the_kl_and_restores_the_model():
+    torch.manual_seed(0)
+    model = build_model("small_cnn", width=4).train()
+    model.features[0].weight.requires_grad_(False)
+    before, statistics = _state(model), model.features[1].running_mean.clone()
+    images = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    images[0] = 0.0                                       # at the border of [0, 1]
+    eps = 4 / 255
+    torch.manual_seed(3)
+    adversarial = robustness.trades_adversarial(model, images, eps, 1 / 255, 5)
+    distance = (adversarial - images).abs().max().item()
+    assert distance <= eps + 1e-7 and adversarial.min() >= 0 and adversarial.max() <= 1, (
+        f"expected ‖x' − x‖∞ <= {eps:.5f} inside [0, 1], got {distance:.5f}, "
+        f"[{adversarial.min().item()}, {adversarial.max().item()}]")
+    assert _state(model) == before, "expected the modes and requires_grad flags restored"
+    assert torch.equal(model.features[1].running_mean, statistics), (
+        "expected the inner maximization (eval mode) to leave BatchNorm's statistics alone")
+    model.eval()
+    with torch.no_grad():
+        clean = F.softmax(model(images), 1)
+        torch.manual_seed(3)
+        start = (images + 0.001 * torch.randn(images.shape)).clamp(0, 1)
+        kl = [F.kl_div(F.log_softmax(model(x), 1), clean, reduction="batchmean").item()
+              for x in (start, adversarial)]
+    assert kl[1] > 10 * kl[0], f"expected PGD to raise the KL well above the start's, got {kl}"
+
+
+def test_trades_step_loss_is_cross_entropy_plus_beta_kl():
+    torch.manual_seed(0)
+    model = models.Classifier(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+                                                  torch.nn.AdaptiveAvgPool2d(1),
+                                                  torch.nn.Flatten()), 4, 3).train()
+    images = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    torch.manual_seed(7)
+    result = robustness.trades_step(beta=2.5, eps=0.05, step_size=0.02, steps=3)(
+        model, (images, labels))
+    torch.manual_seed(7)
+    adversarial = robustness.trades_adversarial(model, images, 0.05, 0.02, 3)
+    logits, shifted = model(images), model(adversarial)
+    p, q = logits.double().softmax(1), shifted.double().softmax(1)
+    cross_entropy = -p.log()[torch.arange(5), labels].mean()
+    kl = (p * (p.log() - q.log())).sum(1).mean()
+    expected = cross_entropy + 2.5 * kl
+    assert result["loss"].item() == pytest.approx(expected.item(), rel=1e-5), (
+        f"expected CE + β·KL = {expected.item():.6f}, got {result['loss'].item():.6f}")
+    assert result["kl"] == pytest.approx(kl.item(), abs=1e-7) and kl.item() > 0, (
+        f"expected the recorded KL {kl.item():.6f}, got {result['kl']}")
+    parameters = list(model.parameters())
+    ours = torch.autograd.grad(result["loss"], parameters)
+    direct = torch.autograd.grad(expected, parameters)
+    gap = max((a - b).abs().max().item() for a, b in zip(ours, direct))
+    assert gap <= 1e-5, (
+        f"expected the gradient of CE + β·KL through both passes, largest difference {gap}")
+    assert torch.equal(result["logits"], logits) and model.training, (
+        "expected the clean logits returned and the model left in training mode")
+    for wrong in ({"beta": -1}, {"eps": -0.1}, {"steps": 0}):
+        with pytest.raises(ValueError, match=next(iter(wrong))):
+            robustness.trades_step(**wrong)
+
+
+def test_trades_with_beta_zero_is_plain_cross_entropy_training(trained):
+    _, _, train_set, _ = trained
+    small = train_set.subset(64)
+    runs = []
+    for step in (None, robustness.trades_step(beta=0.0)):
+        torch.manual_seed(0)
+        model = build_model("small_cnn", width=4)
+        runs.append((model, _fit(model, small, step=step, epochs=1)))
+    (plain, plain_history), (trades, trades_history) = runs
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
+                                                 trades.state_dict().values())), (
+        "expected β = 0 to train exactly as cross-entropy does")
+    assert trades_history["train_loss"] == plain_history["train_loss"], (
+        f"expected the same losses, got {trades_history['train_loss']} and "
+        f"{plain_history['train_loss']}")
+    model = build_model("small_cnn", width=4)
+    history = _fit(model, small, step=robustness.trades_step(1.0, 4 / 255, 2 / 255, 1), epochs=1)
+    assert history["kl"][0] > 0, f"expected the KL recorded per epoch, got {history.get('kl')}"
