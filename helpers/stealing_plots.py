@@ -9,7 +9,9 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-FIGSIZE = (6.5, 3.5)
+from helpers.plots import COLUMN_WIDTH, HIGHLIGHT, MARKERS, figure_legend, house_style
+
+FIGSIZE = (COLUMN_WIDTH, 3.6)
 
 
 def _percent(values) -> np.ndarray:
@@ -28,6 +30,7 @@ def _check_budgets(budgets: Sequence[int]) -> np.ndarray:
     return budgets
 
 
+@house_style
 def budget_curves(budgets: Sequence[int], curves: Mapping[str, Sequence[float]], *,
                   ylabel: str = "agreement with the victim (%)", title: str | None = None,
                   reference: float | None = None, reference_label: str = "victim accuracy"):
@@ -37,12 +40,13 @@ def budget_curves(budgets: Sequence[int], curves: Mapping[str, Sequence[float]],
     if not curves:
         raise ValueError("curves: pass {name: one value per budget}.")
     fig, ax = plt.subplots(figsize=FIGSIZE)
-    for name, values in curves.items():
+    for index, (name, values) in enumerate(curves.items()):
         values = _percent(values)
         if len(values) != len(budgets):
             raise ValueError(f"curves[{name!r}]: {len(values)} values for "
                              f"{len(budgets)} budgets.")
-        ax.plot(budgets, values, marker="o", label=name)
+        ax.plot(budgets, values, marker="o", label=name,
+                linestyle=("-", "--", "-.", ":")[index % 4])
     if reference is not None:
         ax.axhline(100 * reference, color="grey", linestyle=":", label=reference_label)
     ax.set_xscale("log")
@@ -50,12 +54,12 @@ def budget_curves(budgets: Sequence[int], curves: Mapping[str, Sequence[float]],
     ax.minorticks_off()
     ax.set(xlabel="query budget (images sent to the API)", ylabel=ylabel,
            title=title or "extraction: agreement vs budget", ylim=(0, 102))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    ax.grid(True)
+    figure_legend(fig, ncols=2)
     return fig
 
 
+@house_style
 def attack_curve(budgets: Sequence[int], success: Sequence[float], white_box: float, *,
                  title: str | None = None):
     """The query attack's success rate per query budget (fractions) against the
@@ -66,17 +70,17 @@ def attack_curve(budgets: Sequence[int], success: Sequence[float], white_box: fl
         raise ValueError(f"success: {len(values)} values for {len(budgets)} budgets.")
     fig, ax = plt.subplots(figsize=FIGSIZE)
     ax.plot(budgets, values, marker="o", label="Square attack (scores only)")
-    ax.axhline(_percent([white_box])[0], color="tab:red", linestyle="--",
+    ax.axhline(_percent([white_box])[0], color=HIGHLIGHT, linestyle="--",
                label="white-box PGD (gradients)")
     ax.set_xscale("log")
     ax.set(xlabel="queries per image", ylabel="images fooled (%)", ylim=(0, 102),
            title=title or "query-based attack: success vs queries")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
-    fig.tight_layout()
+    ax.grid(True)
+    figure_legend(fig, ncols=2)
     return fig
 
 
+@house_style
 def answer_bars(answers: Mapping[str, Sequence[float]], *, class_names=None,
                 title: str | None = None):
     """One image's answer under several defences: ``{defence: probabilities (K,)}`` as
@@ -92,11 +96,11 @@ def answer_bars(answers: Mapping[str, Sequence[float]], *, class_names=None,
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for index, (name, values) in enumerate(rows.items()):
         ax.bar(classes + (index - (len(rows) - 1) / 2) * width,
-               np.clip(values, 1e-6, None), width, label=name)
+               np.clip(values, 1e-6, None), width, label=name, edgecolor="white",
+               hatch=("", "//", "..", "xx")[index % 4])
     ax.set_yscale("log")
     ax.set_xticks(classes, class_names if class_names is not None else classes)
     ax.set(xlabel="class", ylabel="answered score (log scale)", ylim=(1e-6, 2),
            title=title or "one answer under each defence")
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    figure_legend(fig)
     return fig

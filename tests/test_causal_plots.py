@@ -14,23 +14,29 @@ def close_figures():
     plt.close("all")
 
 
-def test_maps_figure_has_one_row_per_image_and_kind_and_scales_each_map():
+def test_maps_figure_has_one_column_per_image_and_kind_and_scales_each_map():
     images = {"clean": torch.rand(2, 1, 6, 6), "PGD": torch.rand(2, 1, 6, 6)}
     heat = torch.zeros(2, 6, 6)
     heat[:, 0, 0] = torch.tensor([-4.0, 2.0])
     maps = {"CAM": {"clean": heat, "PGD": heat}, "CEM": {"clean": heat, "PGD": 3 * heat}}
     fig = causal_plots.maps_figure(images, maps, titles=["a", "b"])
-    assert len(fig.axes) == 12, (
-        f"expected 4 rows (2 kinds × 2 images) × 3 columns, got {len(fig.axes)} axes")
-    axes = np.array(fig.axes).reshape(4, 3)
+    panels = [axis for axis in fig.axes if axis.get_label() != "<colorbar>"]
+    assert len(panels) == 12, (
+        f"expected 3 rows (input, CAM, CEM) × 4 columns (2 images × 2 kinds), got "
+        f"{len(panels)} axes")
+    axes = np.array(panels).reshape(3, 4)
     titles = [axis.get_title() for axis in axes[0]]
-    assert titles == ["input", "CAM", "CEM"], f"expected input, CAM, CEM, got {titles}"
+    assert titles == ["a\nclean", "a\nPGD", "b\nclean", "b\nPGD"], (
+        f"expected image and kind over each column, got {titles}")
+    rows = [axis.get_ylabel() for axis in axes[:, 0]]
+    assert rows == ["input", "CAM", "CEM"], f"expected input, CAM, CEM rows, got {rows}"
     shown = axes[0, 0].images[0].get_array()
     assert np.allclose(shown, images["clean"][0, 0].numpy()), "expected the first clean image"
-    overlay = axes[3, 2].images[1].get_array()          # PGD, image 2, CEM: scaled to |max| 1
+    overlay = axes[2, 3].images[1].get_array()          # CEM of image b under PGD
     assert np.isclose(np.abs(overlay).max(), 1.0), (
         f"expected each map scaled to max |value| 1, got {np.abs(overlay).max()}")
     assert overlay[0, 0] == 1.0, f"expected the sign kept, got {overlay[0, 0]}"
+    assert len(fig.axes) == 13, "expected one colour bar besides the 12 panels"
 
 
 def test_roc_figure_draws_each_curve_with_its_auroc_and_the_diagonal():

@@ -39,7 +39,11 @@ def test_weight_histograms_take_weights_one_panel_each_on_a_shared_range():
 def test_overlays_grid_and_ssd_boxplot_shape():
     images, maps = torch.rand(2, 3, 8, 8), torch.rand(2, 8, 8)
     figure = sparsity_plots.overlays(images, {"A": maps, "Δ": maps - maps}, ["x", "y"])
-    assert len(figure.axes) == 2 * 3, f"expected 2 rows × 3 columns, got {len(figure.axes)}"
+    panels = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 * 3, f"expected 2 rows × 3 columns, got {len(panels)}"
+    bars = [ax.get_ylabel() for ax in figure.axes if ax.get_label() == "<colorbar>"]
+    assert bars == ["attribution", "difference"], (
+        f"expected a colour bar for the maps and one for the differences, got {bars}")
     per_image = {"Base": {"sliding patch": np.ones(4), "Grad-CAM": np.zeros(4)},
                  "L1": {"sliding patch": np.ones(4), "Grad-CAM": np.zeros(4)}}
     figure = sparsity_plots.ssd_boxplot(per_image)
