@@ -358,6 +358,24 @@ def test_feedback_holds_no_hidden_test_source(released, batch):
 
 
 @pytest.mark.slow
+def test_graders_see_the_rubric_and_students_do_not(released, batch):
+    """formgrader shows autograded/: the rubric follows each written answer there, and
+    never appears in the student's feedback."""
+    for lab in CHAPTERS:
+        graded = load(released / "autograded" / "solution" / lab / f"{lab}_lab.ipynb")
+        cells = graded["cells"]
+        manual = [i for i, c in enumerate(cells) if notebooks.role(c) == "manual"]
+        assert manual, f"{lab}: no written answer in the autograded notebook"
+        for index in manual:
+            box = notebooks.source(cells[index + 1]) if index + 1 < len(cells) else ""
+            assert box.startswith("**For the grader**") and "**Rubric" in box, \
+                f"{lab}: expected the rubric after the written answer, got {box[:80]!r}"
+        page = (released / "feedback" / "solution" / lab / f"{lab}_lab.html").read_text()
+        assert "Rubric" not in page and "For the grader" not in page, \
+            f"{lab}: the student's feedback shows the rubric"
+
+
+@pytest.mark.slow
 def test_grades_csv_and_summary(released, batch):
     _, expected, *_ = batch
     with open(released / "grades.csv", newline="", encoding="utf-8") as handle:
