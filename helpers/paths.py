@@ -80,6 +80,26 @@ def save_results(chapter: str, profile: str, results: dict) -> Path:
     return path
 
 
+def display_path(path: Path | str) -> str:
+    """How a file the kit wrote is named to a reader, without the machine's own folders.
+
+    Relative to the folder it lives under: ``$TAI_OUTPUT_DIR/…`` or ``$TAI_DATA_DIR/…``
+    when set, else ``outputs/…`` or ``data/…`` of the repository (or of
+    ``~/.cache/trustworthy-ai``); any other path is shown by its file name alone.
+    Example: ``display_path(save_results("ood", "tiny", r))`` -> ``'outputs/ood/results-tiny.json'``.
+    """
+    path = Path(path).expanduser().resolve()
+    roots = [(os.environ.get(name), f"${name}") for name in (OUTPUT_ENV_VAR, DATA_ENV_VAR)]
+    roots += [(_default_root() / name, name) for name in ("outputs", "data")]
+    for root, shown in roots:
+        if not root:
+            continue
+        root = Path(root).expanduser().resolve()
+        if path == root or path.is_relative_to(root):
+            return "/".join([shown, *path.relative_to(root).parts])
+    return path.name
+
+
 def load_results(chapter: str, profile: str) -> dict:
     """Read what :func:`save_results` wrote."""
     path = output_dir(chapter) / f"results-{profile}.json"

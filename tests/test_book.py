@@ -1,69 +1,35 @@
-"""The book builds without a warning, and its pages work in a real browser, offline.
+"""The book: it builds without a warning, its site is lean and readable in order, the
+Labs page links every lab, and every walkthrough starts with the "install the kit" cell.
 
-The session's one book build (conftest.py: ``jupyter-book build --all -W -n
---keep-going``, every walkthrough executed in the ``tiny`` profile); the HTML is then
-served from 127.0.0.1 and opened in Debian's headless Chromium through playwright.
-Each page must render its title, load every image, typeset its math (MathJax is served
-by the book itself), and make no request that fails or leaves 127.0.0.1.
-
-Full-page screenshots and the build log are kept in ``_build/artifacts/`` (gitignored).
-Chromium missing is a failure, not a skip: ``make browser`` installs it.
+The build-dependent tests use the session's one book build (conftest.py: ``jupyter-book
+build --all -W -n --keep-going``, every walkthrough executed in the ``tiny`` profile);
+the pages in a real browser are checked in ``tests/test_browser.py``. The install cell's
+logic is checked offline, with a stand-in ``pip`` that records what it was asked to do.
 """
 
 from __future__ import annotations
 
-import http.server
+import json
+import re
+import subprocess
 import sys
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
+import yaml
 
-pytestmark = pytest.mark.slow
+from helpers import paths
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-LOG_TAIL_LINES = 40
+sys.path.insert(0, str(REPO / "book" / "_scripts"))
+import book_site  # noqa: E402  (book/_scripts is not a package)
+import install_cell  # noqa: E402
 
-# (name, path under the HTML root, text the page's <h1> must contain, checks)
-PAGES = [
-    ("intro", "index.html", "Trustworthy AI", {"redirect": "book/intro.html"}),
-    ("generalization-theory", "book/generalization/index.html",
-     "Generalization under domain shift", {"math": True}),
-    ("generalization-walkthrough", "book/generalization/generalization.html",
-     "", {"figure": True, "colab": True}),
-    ("robustness-theory", "book/robustness/index.html",
-     "Robustness to adversarial examples", {"math": True}),
-    ("robustness-walkthrough", "book/robustness/robustness.html",
-     "", {"figure": True, "colab": True}),
-    ("backdoor-theory", "book/backdoor/index.html", "Backdoor attacks", {"math": True}),
-    ("backdoor-walkthrough", "book/backdoor/backdoor.html", "", {"figure": True, "colab": True}),
-    ("ood-theory", "book/ood/index.html", "Out-of-distribution detection", {"math": True}),
-    ("ood-walkthrough", "book/ood/ood.html", "", {"figure": True, "colab": True}),
-    ("fairness-theory", "book/fairness/index.html",
-     "Fairness: the p%-rule and adversarial debiasing", {"math": True}),
-    ("fairness-walkthrough", "book/fairness/fairness.html",
-     "", {"figure": True, "colab": True}),
-    ("causal-theory", "book/causal/index.html", "Causal attribution", {"math": True}),
-    ("causal-walkthrough", "book/causal/causal.html", "", {"figure": True, "colab": True}),
-    ("sparsity-theory", "book/sparsity/index.html",
-     "Sparsity, regularization and stable attributions", {"math": True}),
-    ("sparsity-walkthrough", "book/sparsity/sparsity.html", "", {"figure": True, "colab": True}),
-    ("setup", "book/setup.html", "Setup", {}),
-    ("stealing-theory", "book/stealing/index.html",
-     "Model stealing and query-based attacks", {"math": True}),
-    ("stealing-walkthrough", "book/stealing/stealing.html", "", {"figure": True, "colab": True}),
-    ("results", "book/summary/results.html", "Results", {}),
-    ("instructor", "book/instructor.html", "Instructor guide", {}),
-    ("bibliography", "book/bibliography.html", "Bibliography", {}),
-]
+CHAPTERS = book_site.chapters()
+LOG_TAIL_LINES = 40
+MATHJAX_FILES = re.compile(r"^mathjax/(tex-chtml\.js|output/chtml/fonts/woff-v2/[\w-]+\.woff"
+                           r"|\.vendored-version)$")
+MAX_SITE_MB = 25
 
 
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -90,162 +56,170 @@ def book(book_build):
     yield book_build.html
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    """Serves one folder on 127.0.0.1 and records (path, status) of every response.
-
-    The server's log also sees what the browser fetches on its own (e.g. a favicon),
-    which playwright's request events do not report.
-    """
-
-    daemon_threads = True
-
-    def __init__(self, folder: Path):
-        self.responses: list[tuple[str, int]] = []
-        responses = self.responses
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(folder), **kwargs)
-
-            def log_request(self, code="-", size="-"):
-                responses.append((self.path, int(code)))
-
-            def log_message(self, *args):  # keep the test output readable
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    def handle_error(self, request, client_address):
-        # The browser may close a connection early (page closed); that is not a failure.
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
+def _toc_pages() -> list[str]:
+    """Every page of _toc.yml in reading order, as paths of the HTML output."""
+    return ["book/intro.html"] + [f"{name}.html" for name in
+                                  re.findall(r"file: (\S+)", (REPO / "_toc.yml").read_text())]
 
 
-@pytest.fixture(scope="module")
-def server(book):
-    """Serve the built HTML on a free port of 127.0.0.1; yields the server."""
-    httpd = _Server(book)
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+# --- the build ----------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium, or None when it is not installed (each page test then fails)."""
-    if not CHROMIUM.exists():
-        yield None
-        return
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
+@pytest.mark.slow
 def test_book_builds_without_warnings(book):
-    for page in ["book/intro.html"] + [path for _, path, _, _ in PAGES]:
-        assert (book / page).exists(), f"{page} missing from the build"
+    missing = [page for page in _toc_pages() if not (book / page).exists()]
+    assert not missing, f"expected every page of _toc.yml in the build; missing: {missing}"
     assert (book / "mathjax" / "tex-chtml.js").exists(), "MathJax was not copied to the build"
 
 
-_WAIT_FOR_IMAGES = """
-async () => {
-  const images = Array.from(document.images);
-  for (const img of images) { img.loading = "eager"; }
-  await Promise.all(images.map(img => img.complete ? null :
-      new Promise(done => { img.addEventListener("load", done);
-                            img.addEventListener("error", done); })));
-  return images.map(img => ({src: img.currentSrc || img.src,
-                             ok: img.complete && img.naturalWidth > 0,
-                             output: !!img.closest(".cell_output")}));
-}
-"""
+@pytest.mark.slow
+def test_site_is_lean(book):
+    maps = sorted(str(p.relative_to(book)) for p in book.rglob("*.map"))
+    assert not maps, f"expected no source maps in the published site, got {maps}"
+    named = [str(p.relative_to(book)) for p in (book / "_static").rglob("*.js")
+             if "sourceMappingURL=" in p.read_text(errors="replace")]
+    assert not named, f"expected no script to name a source map, got {named}"
+    extra = [p.relative_to(book).as_posix() for p in (book / "mathjax").rglob("*")
+             if p.is_file() and not MATHJAX_FILES.match(p.relative_to(book).as_posix())]
+    assert not extra, f"expected only the MathJax files the pages load, also got {extra[:5]}"
+    megabytes = sum(p.stat().st_size for p in book.rglob("*") if p.is_file()) / 2**20
+    assert megabytes < MAX_SITE_MB, f"expected a site under {MAX_SITE_MB} MB, got {megabytes:.1f}"
 
 
-@pytest.mark.parametrize("name, path, heading, checks", PAGES, ids=[p[0] for p in PAGES])
-def test_page_renders_offline(browser, server, book_build, name, path, heading, checks):
-    if browser is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium), "
-                    "then run the tests again.")
-    requests, failures, page_errors = [], [], []
-    server.responses.clear()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("request", lambda request: requests.append(request.url))
-    arrived = {"yes": "redirect" not in checks}
+@pytest.mark.slow
+def test_no_machine_paths_in_the_book(book, book_build):
+    machine = {str(REPO), str(book_build.html.parent.parent), str(Path.home())}
+    found = {}
+    for page in [*book.rglob("*.html"), book / "searchindex.js"]:
+        text = page.read_text(errors="replace")
+        hits = sorted(path for path in machine if path in text)
+        if hits:
+            found[str(page.relative_to(book))] = hits
+    assert not found, f"expected no path of the build machine in the pages, got {found}"
 
-    def on_failed(request):
-        # Leaving the redirect page aborts what it was still fetching (its favicon).
-        if arrived["yes"] or "ERR_ABORTED" not in (request.failure or ""):
-            failures.append(f"{request.url}: {request.failure}")
 
-    page.on("requestfailed", on_failed)
-    page.on("response", lambda response: failures.append(
-        f"{response.url}: HTTP {response.status}") if response.status >= 400 else None)
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    try:
-        page.goto(server.url + path, wait_until="load")
-        if "redirect" in checks:
-            page.wait_for_url("**/" + checks["redirect"])
-            page.wait_for_load_state("load")
-            arrived["yes"] = True
-        page.wait_for_load_state("networkidle")
+@pytest.mark.slow
+def test_reader_flow_follows_the_table_of_contents(book):
+    """Each page's "next" link leads on in _toc.yml's order: intro, setup, labs, the
+    chapters (theory, walkthrough), results, instructor guide, bibliography."""
+    pages = _toc_pages()
+    order = [page.removesuffix(".html") for page in pages]
+    assert order.index("book/instructor") > order.index("book/summary/results") > max(
+        order.index(f"book/{chapter}/{chapter}") for chapter in CHAPTERS), (
+        f"expected the chapters, then the results, then the instructor guide; got {order}")
+    for page, following in zip(pages, pages[1:]):
+        html = (book / page).read_text()
+        found = re.search(r'class="right-next"\s+href="([^"]+)"', html)
+        target = (book / page).parent.joinpath(found.group(1)).resolve() if found else None
+        assert target == (book / following).resolve(), (
+            f"{page}: expected 'next' to lead to {following}, got {found and found.group(1)}")
 
-        # The page rendered: a title and the expected heading.
-        assert page.title().strip(), f"{name}: empty <title>"
-        h1 = page.locator("article h1, main h1").first.inner_text()
-        assert h1.strip() and heading in h1, (
-            f"{name}: heading {h1!r} does not contain {heading!r}")
 
-        # Every image loaded; a walkthrough shows at least one figure from its run.
-        images = page.evaluate(_WAIT_FOR_IMAGES)
-        broken = [img["src"] for img in images if not img["ok"]]
-        assert not broken, f"{name}: images that did not load: {broken}"
-        if checks.get("figure"):
-            assert any(img["output"] for img in images), (
-                f"{name}: no figure in the notebook's outputs")
+@pytest.mark.slow
+def test_labs_page_links_every_lab(book):
+    html = (book / "book" / "labs.html").read_text()
+    repository = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]
+    for chapter in CHAPTERS:
+        path = f"labs/{chapter}/{chapter}_lab.ipynb"
+        download = re.search(rf'href="(\.\./_downloads/\w+/{chapter}_lab\.ipynb)"', html)
+        assert download and (book / "book" / download.group(1)).resolve().is_file(), (
+            f"expected a working download link for {path} on the Labs page")
+        colab = book_site.colab_url(repository["url"], repository["branch"], path)
+        assert colab in html, f"expected the Colab link {colab} on the Labs page"
+        stated = book_site.lab_time(json.loads((REPO / path).read_text()))
+        assert stated, f"{path}: expected a 'Time: about N minutes' line in its submit box"
+        assert stated in html, f"expected the Labs page to give {path}'s time, {stated!r}"
 
-        # Math is typeset by the vendored MathJax, without TeX errors.
-        if checks.get("math"):
-            try:
-                page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
-            except PlaywrightTimeout:
-                pytest.fail(f"{name}: MathJax typeset nothing in 20 s; failed requests: "
-                            f"{failures or 'none'}; MathJax requests: "
-                            f"{[url for url in requests if 'mathjax' in url.lower()]}")
-            assert page.locator("mjx-container").count() >= 10, f"{name}: little math typeset"
-            assert page.locator("mjx-merror").count() == 0, f"{name}: MathJax TeX errors"
 
-        # The launch button for Colab is a plain link: present, never requested.
-        if checks.get("colab"):
-            assert page.locator("a[href*='colab.research.google.com']").count() >= 1, (
-                f"{name}: no Colab launch link")
+# --- the install cell (no build needed) ---------------------------------------------------
 
-        page.wait_for_load_state("networkidle")
-        shot = book_build.artifacts / f"{name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        print(f"\nscreenshot: {shot}")
-    finally:
-        context.close()
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_walkthrough_starts_with_the_install_cell(chapter):
+    notebook = json.loads((REPO / "book" / chapter / f"{chapter}.ipynb").read_text())
+    first = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    expected = install_cell.install_cell_source()
+    assert "".join(first["source"]) == expected, (
+        f"book/{chapter}/{chapter}.ipynb: expected the first code cell to be the install "
+        f"cell; run `python book/_scripts/install_cell.py book/{chapter}/{chapter}.ipynb`")
+    assert not first["outputs"], f"book/{chapter}/{chapter}.ipynb: install cell has outputs"
 
-    failures += [f"{path} (served): HTTP {code}" for path, code in server.responses
-                 if code >= 400]
-    assert not failures, f"{name}: failed requests:\n" + "\n".join(failures)
-    assert not page_errors, f"{name}: JavaScript errors:\n" + "\n".join(page_errors)
-    outside = [url for url in requests
-               if urlparse(url).scheme not in ("data", "blob", "about")
-               and urlparse(url).hostname != "127.0.0.1"]
-    assert not outside, f"{name}: requests left 127.0.0.1:\n" + "\n".join(outside)
-    assert any("/mathjax/" in url for url in requests) or not checks.get("math"), (
-        f"{name}: MathJax was not loaded from the book")
+
+def test_install_cell_installs_from_the_configured_repository():
+    repository = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]
+    url, branch = repository["url"].rstrip("/"), repository["branch"]
+    source = install_cell.install_cell_source()
+    assert f'REPOSITORY = "{url}"' in source and f'@{branch}"' in source, \
+        f"expected the cell to pip-install git+{url}@{branch}:\n{source}"
+    assert install_cell.pip_requirement() == f"git+{url}@{branch}"
+
+
+def _run_cell(cwd: Path, fake_pip: Path, *python_flags: str) -> subprocess.CompletedProcess:
+    """Run the install cell in a fresh interpreter whose ``python -m pip`` is the stand-in
+    next to ``fake_pip`` (the file it records its arguments in)."""
+    return subprocess.run([sys.executable, *python_flags, "-c",
+                           install_cell.install_cell_source()],
+                          cwd=cwd, env={"PYTHONPATH": str(fake_pip.parent / "fake"),
+                                        "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def fake_pip(tmp_path) -> Path:
+    """A ``pip`` package whose ``python -m pip …`` records its arguments in a JSON file."""
+    package = tmp_path / "fake" / "pip"
+    package.mkdir(parents=True)
+    record = tmp_path / "pip-call.json"
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        f"import json, sys\nopen({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
+    return record
+
+
+def test_install_cell_does_nothing_inside_the_repository(fake_pip):
+    result = _run_cell(REPO / "book" / "ood", fake_pip)
+    assert result.returncode == 0, f"expected the cell to run cleanly:\n{result.stderr}"
+    assert not fake_pip.exists(), (
+        f"expected no pip call where helpers is importable, got {fake_pip.read_text()}")
+
+
+def test_install_cell_installs_the_kit_outside_the_repository(tmp_path, fake_pip):
+    # -S: no site-packages, so `helpers` cannot be imported, as in a fresh Colab session.
+    result = _run_cell(tmp_path, fake_pip, "-S")
+    assert result.returncode == 0, f"expected the cell to run cleanly:\n{result.stderr}"
+    assert fake_pip.exists(), "expected the cell to call pip where helpers is missing"
+    arguments = json.loads(fake_pip.read_text())
+    assert arguments == ["install", "--quiet", install_cell.pip_requirement()], (
+        f"expected `pip install --quiet {install_cell.pip_requirement()}`, got {arguments}")
+
+
+def test_install_cell_insertion_is_idempotent(tmp_path):
+    notebook = {"cells": [{"cell_type": "markdown", "id": "t", "metadata": {},
+                           "source": ["# Title"]},
+                          {"cell_type": "code", "execution_count": None, "id": "p",
+                           "metadata": {"tags": ["parameters"]}, "outputs": [],
+                           "source": ["profile = 'tiny'"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(notebook, indent=1) + "\n")
+    assert install_cell.insert_install_cell(path), "expected the first insertion to change it"
+    assert not install_cell.insert_install_cell(path), "expected a second run to change nothing"
+    cells = json.loads(path.read_text())["cells"]
+    kinds = [cell.get("metadata", {}).get("tags", [None])[0] for cell in cells]
+    assert kinds == [None, install_cell.TAG, "parameters"], (
+        f"expected title, install cell, parameters; got tags {kinds}")
+
+
+# --- paths shown to the reader ------------------------------------------------------------
+
+def test_display_path_hides_the_machine(tmp_path, monkeypatch):
+    written = paths.save_results("ood", "tiny", {"auroc": 0.5})
+    assert paths.display_path(written) == "$TAI_OUTPUT_DIR/ood/results-tiny.json", (
+        f"expected the path relative to $TAI_OUTPUT_DIR, got {paths.display_path(written)}")
+    monkeypatch.delenv(paths.OUTPUT_ENV_VAR)
+    monkeypatch.delenv(paths.DATA_ENV_VAR)
+    inside = paths._default_root() / "outputs" / "ood" / "results-tiny.json"
+    assert paths.display_path(inside) == "outputs/ood/results-tiny.json", (
+        f"expected outputs/ood/results-tiny.json, got {paths.display_path(inside)}")
+    elsewhere = tmp_path / "somewhere" / "file.json"
+    assert paths.display_path(elsewhere) == "file.json", (
+        f"expected the bare file name for a path outside the kit's folders, "
+        f"got {paths.display_path(elsewhere)}")

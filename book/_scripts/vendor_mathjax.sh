@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Vendor MathJax 3 for an offline book: copy the npm package's es5/ folder (the
-# component bundles plus the fonts and extensions they load at run time, which must sit
-# next to tex-chtml.js) into <repo>/_vendor/mathjax/. `_config.yml` serves _vendor/ with
-# `html_extra_path` and points `mathjax_path` at mathjax/tex-chtml.js.
+# Vendor MathJax 3 for an offline book: copy from the npm package's es5/ folder only what
+# the pages load — the tex-chtml.js bundle and the CHTML web fonts it fetches, at their
+# paths relative to it — into <repo>/_vendor/mathjax/ (1.6 MB instead of the package's
+# 24 MB). `_config.yml` serves _vendor/ with `html_extra_path` and points `mathjax_path`
+# at mathjax/tex-chtml.js. A formula that needs a TeX extension outside the bundle (e.g.
+# \boldsymbol, loaded on demand) would fetch input/tex/extensions/<name>.js: the browser
+# test fails on that request, and the file is then added to KEEP below.
 #
 # Idempotent: does nothing when the wanted version is already vendored. Third-party
 # files are never committed (_vendor/ and node_modules/ are gitignored).
@@ -15,8 +18,12 @@ MATHJAX_VERSION="${MATHJAX_VERSION:-3.2.2}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 dest="$repo/_vendor/mathjax"
 stamp="$dest/.vendored-version"
+# What the pages load, relative to es5/ (the stamp names the version and this list, so a
+# change of either re-vendors).
+KEEP=(tex-chtml.js output/chtml/fonts/woff-v2)
+wanted="$MATHJAX_VERSION ${KEEP[*]}"
 
-if [[ -f "$dest/tex-chtml.js" && -f "$stamp" && "$(cat "$stamp")" == "$MATHJAX_VERSION" ]]; then
+if [[ -f "$dest/tex-chtml.js" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
     echo "MathJax $MATHJAX_VERSION already vendored in $dest"
     exit 0
 fi
@@ -48,8 +55,11 @@ fi
 mkdir -p "$repo/_vendor"
 tmp="$(mktemp -d "$repo/_vendor/.incoming.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-cp -R "$src" "$tmp/mathjax"
-echo "$MATHJAX_VERSION" > "$tmp/mathjax/.vendored-version"
+for path in "${KEEP[@]}"; do
+    mkdir -p "$tmp/mathjax/$(dirname "$path")"
+    cp -R "$src/$path" "$tmp/mathjax/$path"
+done
+echo "$wanted" > "$tmp/mathjax/.vendored-version"
 rm -rf "$dest"
 mv "$tmp/mathjax" "$dest"
 echo "Vendored MathJax $MATHJAX_VERSION into $dest"
