@@ -63,11 +63,15 @@ DEFAULTS = {
                  "trust_size": 60, "top_fraction": 0.05, "lime_samples": 300,
                  "lime_cell": 4, "faithfulness_size": 40, "deletion_steps": 16,
                  "deletion_baseline": 0.5, "variability_seeds": [0, 1, 2]},
-    # trades_betas: TRADES' β (the paper's 1/λ; 6 is its CIFAR-10 choice), one model each
+    # trades_betas: TRADES' β (the paper's 1/λ; 6 is its CIFAR-10 choice), one model each;
+    # trades_steps: steps of TRADES' inner maximization (of size ε / steps; the paper: 10
+    # of 2/255); val_size: test images on which every model is measured (clean and PGD)
+    # after each epoch; map_size: test images in the 2-D feature maps. tiny keeps these
+    # small (one TRADES step of ε) so that the walkthrough stays near its 90 s
     "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                    "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
-                   "curve_size": 200, "map_size": 300, "map_method": "tsne",
-                   "trades_betas": [1.0, 6.0]},
+                   "curve_size": 200, "val_size": 100, "map_size": 200,
+                   "map_method": "tsne", "trades_betas": [1.0, 6.0], "trades_steps": 1},
     # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
     # the sweep multiplies the λs (0 = no adversary in the game)
     "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,
@@ -110,8 +114,9 @@ OVERRIDES = {
                      "pgd_steps": 10, "deepfool_iter": 50, "stability_size": 200,
                      "cue_epochs": 5, "trust_size": 500, "lime_samples": 500,
                      "faithfulness_size": 200, "variability_seeds": [0, 1, 2, 3, 4]},
-        "robustness": {"pgd_steps": 10, "train_pgd_steps": 3, "curve_size": 500,
-                       "map_size": 500, "map_method": "umap"},
+        "robustness": {"pgd_steps": 10, "train_pgd_steps": 3, "trades_steps": 3,
+                       "curve_size": 500, "val_size": 500, "map_size": 500,
+                       "map_method": "umap"},
         # real Adult: the report's λ (100, 50) drives the game to parity at 6-9 points of
         # accuracy; λ ÷ 10 stops above the four-fifths rule, and the balanced adversary
         # loss lets race (a 10 % minority) keep up (book/measurements/fairness-quick.json)
@@ -155,7 +160,8 @@ OVERRIDES = {
                      "lime_samples": 1000, "faithfulness_size": 500,
                      "deletion_steps": 32, "variability_seeds": [0, 1, 2, 3, 4]},
         "robustness": {"eps": 8 / 255, "pgd_steps": 20, "train_pgd_steps": 7,
-                       "curve_size": 1000, "map_size": 1000, "map_method": "umap"},
+                       "trades_steps": 10, "curve_size": 1000, "val_size": 1000,
+                       "map_size": 1000, "map_method": "umap"},
         "fairness": {"size": None, "pretrain_epochs": 2, "iterations": 200,
                      "sweep": [0, 0.1, 0.25, 0.5, 1, 2]},
         "backdoor": {"image_size": 64, "trigger_size": 6, "poison_fraction": 1.0,

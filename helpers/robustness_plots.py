@@ -1,5 +1,6 @@
-"""Chapter 2 (robustness): figures — maps of penultimate features and robust-accuracy
-curves. They take numbers (2-D points, accuracies), never a model."""
+"""Chapter 2 (robustness): figures — maps of penultimate features, robust-accuracy
+curves and accuracy per training epoch. They take numbers (2-D points, accuracies,
+histories), never a model."""
 
 from __future__ import annotations
 
@@ -46,4 +47,45 @@ def accuracy_curves(epsilons, curves: dict[str, list[float]], title: str | None 
     ax.axhline(10, color="grey", linestyle=":", linewidth=1, label="chance")
     ax.grid(True)
     figure_legend(fig, ncols=4)
+    return fig
+
+
+#: The per-epoch series of a :func:`helpers.train.fit` history that
+#: :func:`epoch_accuracies` draws, with their legend labels.
+EPOCH_SERIES = (("train_acc", "training"), ("val_acc", "validation, clean"),
+                ("val_pgd_acc", "validation, PGD"))
+
+
+@house_style
+def epoch_accuracies(histories: dict[str, dict], title: str | None = None) -> plt.Figure:
+    """Accuracy (%) per epoch, one panel per trained model ``{name: history of
+    helpers.train.fit}`` (at most three panels a row, one y-axis, 0–100 %): its training
+    accuracy, clean validation accuracy and PGD validation accuracy (the history's
+    ``train_acc``, ``val_acc`` and ``val_pgd_acc``), each series with its own colour and
+    marker in every panel. A series a history lacks, or holds only as NaN (the training
+    accuracy of a step without logits), is left out of that panel."""
+    if not histories:
+        raise ValueError("histories is empty: pass {model name: history}.")
+    columns = min(3, len(histories))
+    rows = -(-len(histories) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(COLUMN_WIDTH, 2.3 * rows + 0.8),
+                             sharey=True, squeeze=False)
+    for ax, (name, history) in zip(axes.flat, histories.items()):
+        for index, (key, label) in enumerate(EPOCH_SERIES):
+            values = np.asarray(history.get(key, []), dtype=float)
+            if len(values) and not np.isnan(values).all():
+                ax.plot(history["epoch"], values * 100, label=label,
+                        color=PALETTE[index], marker=MARKERS[index], markersize=4)
+        ax.set(title=name, ylim=(0, 100))
+        ax.grid(True)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes.flat[len(histories):]:
+        ax.set_visible(False)  # an incomplete last row
+    for column in axes.T:  # the lowest visible panel of each column names the x-axis
+        [ax for ax in column if ax.get_visible()][-1].set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy (%)")
+    figure_legend(fig, ncols=len(EPOCH_SERIES))
+    if title:
+        fig.suptitle(title)
     return fig

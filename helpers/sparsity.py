@@ -11,14 +11,18 @@ and its experiments, each returning a tidy pandas table:
 - :func:`attack_table`: their accuracy under DeepFool, FGSM and PGD;
 - :func:`stability_table`: SSD between occlusion maps of two patch sizes and between
   Grad-CAM maps of an image and of its blurred copy;
+- :func:`explanation_maps` and :func:`mean_deletion_curves`: every attribution method of
+  the chapter on the same images, and their mean deletion and insertion curves;
 - :func:`with_cue` and :func:`trust_table`: a planted spurious cue (a coloured corner
-  patch that gives the class away) and the trustworthiness score of a model's criteria.
+  patch that gives the class away) and the trustworthiness score of a model's criteria;
+- :func:`train_seeds`: the unpenalized recipe trained once per seed, for the run-to-run
+  variability of :func:`helpers.faithfulness.run_variability`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import attacks, attribution, regularization
+from helpers import attacks, attribution, faithfulness, lime, regularization
 from helpers.data import ImageDataset
 from helpers.data.cifar import CLASSES, drawn_objects_with_masks
 from helpers.models import Classifier, ResNet18Cifar, build_model
@@ -106,17 +110,19 @@ class Trained(NamedTuple):
 def train_regularized(train_set, kind: str, lam: float, *, alpha: float = 0.5,
                       arch: str = "cam_cnn", width: float = 8, epochs: int = 4,
                       batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-                      progress: bool = True, desc: str | None = None,
+                      val_set=None, progress: bool = True, desc: str | None = None,
                       checkpoint: str | Path | None = None) -> Trained:
     """A :func:`build` model trained with Adam and the weight penalty ``kind`` (see
     :func:`helpers.regularization.weight_penalty`), or reloaded from ``checkpoint``
     (:func:`helpers.train.fit`; name it with every setting above, e.g. by
-    :func:`helpers.train.checkpoint_path`: ``fit`` does not see the penalty)."""
+    :func:`helpers.train.checkpoint_path`: ``fit`` sees neither the penalty nor
+    ``val_set``). With ``val_set`` the history holds its loss and accuracy after every
+    epoch (``val_loss``, ``val_acc``); ``train_loss`` includes the penalty."""
     set_seed(seed)
     model = build(arch, width, len(CLASSES))
     penalty = regularization.weight_penalty(kind, lam, alpha)
-    history = fit(model, train_set, epochs=epochs, batch_size=batch_size, optimizer="adam",
-                  lr=lr, seed=seed, penalty=penalty, progress=progress,
+    history = fit(model, train_set, val_set, epochs=epochs, batch_size=batch_size,
+                  optimizer="adam", lr=lr, seed=seed, penalty=penalty, progress=progress,
                   desc=desc or f"train {kind}", checkpoint=checkpoint)
     return Trained(model, history)
 
@@ -225,6 +231,54 @@ def stability_table(models: dict, images: torch.Tensor, *, sigma: float = 0.5) -
     return Stability(pd.DataFrame(cells), per_image)
 
 
+# --- every method, and how faithful it is ---------------------------------------------------
+
+EXPLANATIONS = ("CAM", "Grad-CAM", "Grad-CAM++", "guided backprop", "Guided Grad-CAM",
+                "occlusion 4×4", "LIME")
+
+
+def explanation_maps(model: Classifier, images: torch.Tensor,
+                     targets: torch.Tensor | None = None, *, window: int = 4,
+                     lime_samples: int = 300, lime_cell: int = 4,
+                     seed: int = 0) -> dict[str, torch.Tensor]:
+    """Every attribution method of the chapter (:data:`EXPLANATIONS`) for ``images``
+    (N, 3, H, W) in [0, 1] and ``targets`` (N,) (default: the predicted classes):
+    ``{method: maps (N, H, W) in [0, 1]}``. The CAM family reads :func:`cam_layer`;
+    occlusion slides a grey ``window``×``window`` patch (stride 2); LIME fits
+    ``lime_samples`` perturbations of a grid of ``lime_cell``-pixel cells painted grey,
+    drawn with ``seed`` (:func:`helpers.lime.lime`)."""
+    if targets is None:
+        targets = attacks.predict_labels(model, images)
+    layer = cam_layer(model)
+    return {"CAM": attribution.cam(model, images, layer, targets),
+            "Grad-CAM": attribution.grad_cam(model, images, layer, targets),
+            "Grad-CAM++": attribution.grad_cam_plus_plus(model, images, layer, targets),
+            "guided backprop": attribution.guided_backprop(model, images, targets),
+            "Guided Grad-CAM": attribution.guided_grad_cam(model, images, layer, targets),
+            "occlusion 4×4": attribution.occlusion(model, images, targets, window=window),
+            "LIME": lime.lime(model, images, targets, cell=lime_cell, samples=lime_samples,
+                              seed=seed).maps}
+
+
+def mean_deletion_curves(model: Classifier, images: torch.Tensor,
+                         maps: Mapping[str, torch.Tensor], targets: torch.Tensor, *,
+                         steps: int = 16, baseline: float = 0.5) -> dict[str, pd.DataFrame]:
+    """The mean deletion and insertion curves of each method's ``maps`` ({method: (N, H,
+    W)}) over ``images`` (:func:`helpers.faithfulness.deletion_curves`): ``{"deletion" |
+    "insertion": table}``, each indexed by the fraction of pixels deleted (inserted),
+    0 … 1, one column per method, values the mean probability of the target class."""
+    curves = {}
+    for mode in faithfulness.MODES:
+        columns = {}
+        for method, method_maps in maps.items():
+            result = faithfulness.deletion_curves(model, images, method_maps, targets,
+                                                  mode=mode, steps=steps, baseline=baseline)
+            columns[method] = result.scores.mean(0).numpy()
+        index = pd.Index(result.fractions.numpy(), name="fraction of pixels")
+        curves[mode] = pd.DataFrame(columns, index=index)
+    return curves
+
+
 # --- the spurious cue and trustworthiness ------------------------------------------------
 
 def with_cue(images: torch.Tensor, labels: torch.Tensor, size: int = 4) -> torch.Tensor:
@@ -293,3 +347,29 @@ def trust_table(models: dict, labels: torch.Tensor, masks: torch.Tensor, *,
                 maps[method], masks, correct, fraction, min_overlap)
             for method in TRUST_METHODS}}
     return pd.DataFrame(rows).T
+
+
+# --- run-to-run variability ----------------------------------------------------------------
+
+def train_seeds(train_set, seeds: Sequence[int], *, known: Mapping[int, Classifier] | None = None,
+                checkpoint: Callable[[int], str | Path] | None = None, arch: str = "cam_cnn",
+                width: float = 8, epochs: int = 4, batch_size: int = 32, lr: float = 2e-3,
+                progress: bool = True) -> dict[str, Classifier]:
+    """The unpenalized recipe (:func:`train_regularized` with ``kind="none"``) trained once
+    per seed of ``seeds``, on the same data with the same settings: ``{"seed s": model}``.
+    ``known`` maps seeds to models already trained with this recipe (reused, not
+    retrained); ``checkpoint(s)`` names the file of seed s's model."""
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r}: expected at least 2 different seeds.")
+    known = known or {}
+    models = {}
+    for seed in seeds:
+        if seed in known:
+            models[f"seed {seed}"] = known[seed]
+            continue
+        models[f"seed {seed}"] = train_regularized(
+            train_set, "none", 0.0, arch=arch, width=width, epochs=epochs,
+            batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+            desc=f"seed {seed}",
+            checkpoint=None if checkpoint is None else checkpoint(seed)).model
+    return models

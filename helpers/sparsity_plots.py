@@ -1,4 +1,5 @@
-"""Figures of the sparsity chapter: density vs λ, weight histograms, attribution overlays."""
+"""Figures of the sparsity chapter: density vs λ, weight histograms, attribution overlays,
+SSD box plots, deletion and insertion curves."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pandas as pd
 import torch
 from matplotlib.ticker import MaxNLocator
 
-from helpers.plots import (BLUE, COLUMN_WIDTH, HEAT_MAP, SIGNED_MAP, figure_legend,
-                           house_style, wrap)
+from helpers.plots import (BLUE, COLUMN_WIDTH, HEAT_MAP, MARKERS, PALETTE, SIGNED_MAP,
+                           figure_legend, house_style, wrap)
+
+REFERENCE = "#7f7f7f"  # the random-map baseline of the faithfulness curves
 
 
 @house_style
@@ -109,4 +112,36 @@ def ssd_boxplot(per_image: Mapping[str, Mapping[str, np.ndarray]]) -> plt.Figure
         ax.set_xticks(range(1, len(per_image) + 1), list(per_image))
         ax.set(title=row, ylabel="SSD per image (lower: more stable)")
         ax.grid(True, axis="y")
+    return fig
+
+
+@house_style
+def faithfulness_curves(curves: Mapping[str, pd.DataFrame], reference: str = "random",
+                        title: str | None = None) -> plt.Figure:
+    """Mean deletion and insertion curves, one panel each: ``{"deletion" | "insertion":
+    table}`` indexed by the fraction of pixels, one column per method, values the mean
+    probability of the explained class in [0, 1] (:func:`helpers.sparsity.mean_deletion_curves`).
+    The ``reference`` column (the random map) is drawn as a grey dashed line."""
+    if not curves:
+        raise ValueError("curves: nothing to draw; pass {mode: table of mean curves}.")
+    fig, axes = plt.subplots(1, len(curves), figsize=(COLUMN_WIDTH, 3.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (mode, table) in zip(axes, curves.items()):
+        fractions = np.asarray(table.index, dtype=float) * 100
+        others = [column for column in table.columns if column != reference]
+        for index, method in enumerate(others):
+            ax.plot(fractions, table[method], color=PALETTE[index % len(PALETTE)],
+                    marker=MARKERS[index % len(MARKERS)], markersize=3.5, markevery=2,
+                    label=method)
+        if reference in table.columns:  # grey: the palette's black is a method's colour
+            ax.plot(fractions, table[reference], color=REFERENCE, linestyle="--", linewidth=2,
+                    label=f"{reference} map")
+        better = "low" if mode == "deletion" else "high"
+        ax.set(xlabel=f"pixels {'deleted' if mode == 'deletion' else 'inserted'} (%)",
+               title=f"{mode} (faithful: {better} curve)", xlim=(0, 100), ylim=(0, 1))
+        ax.grid(True)
+    axes[0].set_ylabel("probability of the class")
+    figure_legend(fig, ncols=4)
+    if title:
+        fig.suptitle(title)
     return fig

@@ -74,6 +74,10 @@ FIGURES = {
     "robustness_plots.accuracy_curves": lambda: robustness_plots.accuracy_curves(
         [0, 2 / 255, 4 / 255, 8 / 255], {"standard": [0.9, 0.5, 0.2, 0.0],
                                          "adversarially trained": [0.8, 0.7, 0.5, 0.3]}),
+    "robustness_plots.epoch_accuracies": lambda: robustness_plots.epoch_accuracies(
+        {name: {**HISTORY, "val_pgd_acc": [0.1, 0.2, 0.3]} for name in
+         ("standard", "adversarially trained", "TRADES β = 1", "TRADES β = 6")}
+        | {"circle loss": {**HISTORY, "train_acc": [float("nan")] * 3}}),
     "fairness_plots.group_distributions": lambda: fairness_plots.group_distributions(
         {"before": RNG.beta(1, 6, 400), "after": RNG.beta(1, 6, 400)},
         pd.DataFrame({"race": np.arange(400) % 2, "sex": np.arange(400) // 200}),
@@ -117,6 +121,13 @@ FIGURES = {
     "sparsity_plots.ssd_boxplot": lambda: sparsity_plots.ssd_boxplot(
         {name: {"sliding patch": RNG.gamma(2, size=20), "Grad-CAM": RNG.gamma(2, size=20)}
          for name in ("Base", "L1", "L2", "ElasticNet")}),
+    "sparsity_plots.faithfulness_curves": lambda: sparsity_plots.faithfulness_curves(
+        {mode: pd.DataFrame({method: np.sort(RNG.random(17))[::sign]
+                             for method in ("random", "CAM", "Grad-CAM", "Grad-CAM++",
+                                            "guided backprop", "Guided Grad-CAM",
+                                            "occlusion 4×4", "LIME")},
+                            index=np.linspace(0, 1, 17))
+         for mode, sign in (("deletion", -1), ("insertion", 1))}, title="t"),
     "causal_plots.maps_figure": lambda: causal_plots.maps_figure(
         {"clean": torch.rand(3, 1, 12, 12), "PGD": torch.rand(3, 1, 12, 12)},
         {name: {"clean": torch.randn(3, 12, 12), "PGD": torch.randn(3, 12, 12)}

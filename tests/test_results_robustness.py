@@ -76,3 +76,31 @@ def test_transfer_attack_costs_only_a_few_points_more_than_noise(results):
         f"expected the transfer attack 0-10 points more harmful than random ±ε noise, "
         f"got noise {transfer['noise_accuracy']:.3f} vs transfer "
         f"{transfer['target_accuracy']:.3f}")
+
+
+def test_trades_buys_robustness_with_clean_accuracy(results):
+    """Issue 19: every TRADES model (one per β of the profile) is at least as robust
+    under PGD as the standard model and at most as accurate on clean images."""
+    standard = results["accuracy"]["standard"]
+    names = results["trades"]["models"]
+    assert names, f"expected TRADES models in the results, got {results['trades']}"
+    for name in names:
+        trades = results["accuracy"][name]
+        assert trades["PGD"] >= standard["PGD"], (
+            f"{name}: expected PGD accuracy at least the standard model's "
+            f"{standard['PGD']:.3f}, got {trades['PGD']:.3f}")
+        assert trades["clean"] <= standard["clean"], (
+            f"{name}: expected clean accuracy at most the standard model's "
+            f"{standard['clean']:.3f}, got {trades['clean']:.3f}")
+
+
+def test_every_trained_model_has_per_epoch_accuracies(results):
+    """The training-curves figure: training (NaN without logits), clean validation and
+    PGD validation accuracy for each epoch of every trained model."""
+    epochs = results["epochs"]
+    assert {"standard", "adversarially trained", "circle loss", *results["trades"]["models"]} \
+        <= set(epochs), f"expected every trained model's curves, got {sorted(epochs)}"
+    for name, series in epochs.items():
+        lengths = {key: len(values) for key, values in series.items()}
+        assert len(set(lengths.values())) == 1 and lengths["val_pgd_acc"] > 0, (
+            f"{name}: expected one value per epoch in every series, got {lengths}")

@@ -6,28 +6,42 @@ Where an effect of the paper does not hold for models trained to 70 %+ on the st
 the check asserts what does hold, and the walkthrough says so, computed from the run:
 the weight penalties zero weights but leave the density of the code about where it was
 (the activation penalty lowers it), and the regularized models' occlusion maps are not
-all more stable than Base's (their Grad-CAM maps are)."""
+all more stable than Base's (their Grad-CAM maps are).
 
+Issue 19's checks: Grad-CAM and occlusion delete the class faster than a random map
+(deletion AUC, grey deleted pixels), and the same recipe trained with the profile's seeds
+gives trust scores that differ from run to run (their spread is recorded and not zero)."""
+
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
 
 MIN_ACCURACY = 0.70   # every model of the chapter (10 classes, chance 0.1)
+SEED_MIN_ACCURACY = 0.60  # the clean recipe retrained with the profile's other seeds
 ACCURACY_GAP = 0.05   # "similar accuracy": at most this much below the unpenalized model
 REGULARIZED = ("L1", "L2", "ElasticNet")
+METHODS = ("random", "CAM", "Grad-CAM", "Grad-CAM++", "guided backprop", "Guided Grad-CAM",
+           "occlusion 4×4", "LIME")
 
 
 def test_every_model_is_trained(results):
+    """Every model at 70 %+, except the clean recipe's other seeds: their accuracy is the
+    run-to-run spread the walkthrough measures (tiny: about 67–75 %; seed 0 is the Base
+    model), so they only have to be well trained (SEED_MIN_ACCURACY)."""
     models = results["models"]
-    expected = {"Base", *REGULARIZED, "shortcut (cued test images)"} | {
+    seeds = [seed for seed in results["variability"]["seeds"] if seed != results["seed"]]
+    reruns = {f"clean recipe, seed {seed}" for seed in seeds}
+    expected = {"Base", *REGULARIZED, "shortcut (cued test images)", *reruns} | {
         f"single-layer CNN, λ = {lam}" for lam in results["density_sweep"]}
     missing = expected - set(models)
     assert not missing, f"expected every trained model in results['models'], missing {missing}"
     for name, row in models.items():
         assert row["chance"] == pytest.approx(0.1), (
             f"{name}: expected chance 1/10, got {row['chance']}")
-        assert row["accuracy"] >= MIN_ACCURACY, (
-            f"{name}: expected test accuracy >= {MIN_ACCURACY}, got {row['accuracy']:.3f}")
+        least = SEED_MIN_ACCURACY if name in reruns else MIN_ACCURACY
+        assert row["accuracy"] >= least, (
+            f"{name}: expected test accuracy >= {least}, got {row['accuracy']:.3f}")
 
 
 def test_activation_penalty_lowers_density_at_similar_accuracy(results):
@@ -126,3 +140,47 @@ def test_attack_table_is_complete(results):
         assert row["PGD"] <= row["FGSM"] + 0.05, (
             f"{name}: expected PGD at most 5 points above FGSM, got PGD {row['PGD']:.3f}, "
             f"FGSM {row['FGSM']:.3f}")
+
+
+def test_training_curves_of_the_four_models_are_recorded(results):
+    curves = results["training_curves"]
+    assert set(curves) == {"Base", *REGULARIZED}, f"expected the four models, got {set(curves)}"
+    for name, curve in curves.items():
+        assert len(curve["train_acc"]) == len(curve["test_acc"]) >= 2, (
+            f"{name}: expected a training and a test accuracy per epoch, got {curve}")
+        assert curve["test_acc"][-1] == pytest.approx(results["models"][name]["accuracy"]), (
+            f"{name}: expected the last epoch's test accuracy to be the model's "
+            f"{results['models'][name]['accuracy']:.3f}, got {curve['test_acc'][-1]:.3f}")
+
+
+def test_faithfulness_table_covers_every_method_with_aucs_in_0_1(results):
+    table = results["faithfulness"]
+    assert set(table) == set(METHODS), f"expected a row per method {METHODS}, got {set(table)}"
+    for method, row in table.items():
+        for column in ("deletion AUC", "insertion AUC"):
+            assert 0 <= row[column] <= 1, (
+                f"{method}: expected {column} in [0, 1], got {row[column]}")
+
+
+def test_grad_cam_and_occlusion_delete_faster_than_a_random_map(results):
+    table = results["faithfulness"]
+    random = table["random"]["deletion AUC"]
+    for method in ("Grad-CAM", "occlusion 4×4"):
+        assert table[method]["deletion AUC"] < random, (
+            f"{method}: expected a deletion AUC below the random map's {random:.3f}, got "
+            f"{table[method]['deletion AUC']:.3f}")
+
+
+def test_trust_score_varies_between_seeds_of_the_same_recipe(results):
+    variability = results["variability"]
+    seeds = variability["seeds"]
+    assert len(seeds) >= 2 and len(variability["runs"]) == len(seeds), (
+        f"expected one run per seed {seeds}, got {list(variability['runs'])}")
+    trusts = [run["trust (Grad-CAM)"] for run in variability["runs"].values()]
+    spread = variability["spread"]["trust (Grad-CAM)"]
+    assert spread["std"] == pytest.approx(float(np.std(trusts, ddof=1))), (
+        f"expected the recorded spread to be the sample std of {trusts}, got {spread}")
+    assert spread["std"] > 0, f"expected trust scores that differ between seeds, got {trusts}"
+    agreement = variability["spread"]["map agreement ρ (Grad-CAM)"]
+    assert -1 <= agreement["min"] <= agreement["mean"] <= agreement["max"] <= 1, (
+        f"expected rank correlations in [-1, 1], got {agreement}")

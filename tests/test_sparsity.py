@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import data, regularization, sparsity
+from helpers import data, faithfulness, regularization, sparsity
 from helpers.data import ImageDataset
 from helpers.models import capture
 from helpers.profiles import get_profile
@@ -129,3 +129,77 @@ def test_chapter_page_states_the_tiny_density_sweep():
     tiny = sorted(get_profile("tiny").sparsity.density_lambdas)
     assert sorted(stated) == pytest.approx(tiny), (
         f"expected the page to state the tiny sweep's λs {tiny}, it states {stated}")
+
+
+def test_explanation_maps_give_every_method_normalized_maps():
+    torch.manual_seed(0)
+    model = sparsity.cam_cnn(width=2).eval()
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    maps = sparsity.explanation_maps(model, images, torch.tensor([1, 2]), lime_samples=20)
+    assert tuple(maps) == sparsity.EXPLANATIONS, (
+        f"expected one entry per method {sparsity.EXPLANATIONS}, got {tuple(maps)}")
+    for method, values in maps.items():
+        assert values.shape == (2, 32, 32), (
+            f"{method}: expected maps (2, 32, 32), got {tuple(values.shape)}")
+        assert 0 <= values.min() and values.max() <= 1, (
+            f"{method}: expected values in [0, 1], got {values.min():.3f} … {values.max():.3f}")
+    lime_cells = maps["LIME"][0].unfold(0, 4, 4).unfold(1, 4, 4).flatten(2)
+    assert torch.equal(lime_cells.amax(-1), lime_cells.amin(-1)), (
+        "expected LIME constant on each 4×4 grid cell")
+
+
+def test_mean_deletion_curves_are_the_mean_of_deletion_curves():
+    torch.manual_seed(0)
+    model = sparsity.cam_cnn(width=2).eval()
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    targets = torch.tensor([0, 1, 2])
+    maps = {"a": torch.rand(3, 16, 16), "b": torch.rand(3, 16, 16)}
+    curves = sparsity.mean_deletion_curves(model, images, maps, targets, steps=4)
+    assert set(curves) == {"deletion", "insertion"}, f"expected both modes, got {set(curves)}"
+    table = curves["deletion"]
+    assert list(table.columns) == ["a", "b"], (
+        f"expected one column per method, got {list(table.columns)}")
+    assert table.index.tolist() == pytest.approx([0, 0.25, 0.5, 0.75, 1]), (
+        f"expected fractions 0 … 1 in 4 steps, got {table.index.tolist()}")
+    expected = faithfulness.deletion_curves(model, images, maps["b"], targets, steps=4)
+    assert table["b"].to_numpy() == pytest.approx(expected.scores.mean(0).numpy()), (
+        f"expected the mean deletion curve {expected.scores.mean(0).tolist()}, "
+        f"got {table['b'].tolist()}")
+
+
+def test_train_seeds_reuses_known_runs_and_trains_the_others(tmp_path):
+    known = sparsity.cam_cnn(width=2)
+    settings = dict(width=2, epochs=1, batch_size=16, progress=False)
+    runs = sparsity.train_seeds(_tiny_set(), [0, 1], known={0: known},
+                                checkpoint=lambda s: tmp_path / f"seed-{s}.pt", **settings)
+    assert list(runs) == ["seed 0", "seed 1"], f"expected one run per seed, got {list(runs)}"
+    assert runs["seed 0"] is known, "expected the known seed-0 model reused"
+    assert (tmp_path / "seed-1.pt").exists(), "expected seed 1 trained and saved"
+    again = sparsity.train_regularized(_tiny_set(), "none", 0.0, seed=1, **settings).model
+    for (name, a), b in zip(runs["seed 1"].state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), f"seed 1: expected the unpenalized recipe, {name} differs"
+    with pytest.raises(ValueError, match="seeds"):
+        sparsity.train_seeds(_tiny_set(), [3, 3], **settings)
+
+
+def test_train_regularized_records_the_validation_set_every_epoch():
+    run = sparsity.train_regularized(_tiny_set(), "l2", 1e-3, width=2, epochs=2, batch_size=16,
+                                     val_set=_tiny_set(16), progress=False)
+    assert len(run.history["val_acc"]) == 2 and len(run.history["val_loss"]) == 2, (
+        f"expected validation accuracy and loss for both epochs, got {run.history}")
+
+
+def test_chapter_page_states_the_profiles_seeds_and_deletion_steps():
+    """index.md says how many seeds the run-to-run study trains per profile and the tiny
+    profile's deletion steps; they must match the profiles."""
+    page = " ".join((Path(__file__).parents[1] / "book" / "sparsity" / "index.md")
+                    .read_text().split())
+    words = {2: "two", 3: "three", 4: "four", 5: "five"}
+    seeds = {name: len(get_profile(name).sparsity.variability_seeds)
+             for name in ("tiny", "quick", "full")}
+    assert seeds["quick"] == seeds["full"], f"the page states one count for both: {seeds}"
+    stated = (f"({words[seeds['tiny']]} in `tiny`, {words[seeds['quick']]} in `quick` and "
+              "`full`)")
+    assert stated in page, f"expected the page to state the seeds per profile {stated!r}"
+    steps = f"{{math}}`K` = {get_profile('tiny').sparsity.deletion_steps} in the `tiny` profile"
+    assert steps in page, f"expected the page to state the tiny deletion steps {steps!r}"

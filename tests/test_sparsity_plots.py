@@ -49,3 +49,17 @@ def test_overlays_grid_and_ssd_boxplot_shape():
     figure = sparsity_plots.ssd_boxplot(per_image)
     titles = [ax.get_title().split(":")[0] for ax in figure.axes]
     assert titles == ["sliding patch", "Grad-CAM"], f"expected one panel per map, got {titles}"
+
+
+def test_faithfulness_curves_one_panel_per_mode_random_map_dashed():
+    index = pd.Index([0.0, 0.5, 1.0], name="fraction of pixels")
+    table = pd.DataFrame({"Grad-CAM": [0.9, 0.3, 0.1], "random": [0.9, 0.6, 0.1]}, index=index)
+    figure = sparsity_plots.faithfulness_curves({"deletion": table, "insertion": table[::-1]})
+    titles = [ax.get_title().split(" ")[0] for ax in figure.axes]
+    assert titles == ["deletion", "insertion"], f"expected one panel per mode, got {titles}"
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert lines["random map"].get_linestyle() == "--", "expected the random map dashed"
+    x = np.asarray(lines["Grad-CAM"].get_xdata())
+    assert x.tolist() == pytest.approx([0, 50, 100]), f"expected fractions in %, got {x}"
+    with pytest.raises(ValueError, match="curves"):
+        sparsity_plots.faithfulness_curves({})

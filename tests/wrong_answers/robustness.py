@@ -102,4 +102,31 @@ def my_pgd(model, images, labels, eps, step_size, steps):
              "        from helpers import robustness\n"
              "        x = robustness.adversarial_batch(model, x, y, \"fgsm\", fraction, eps=eps)")],
     },
+    "trades": {
+        "KL the other way round, KL(f(x') ‖ f(x))": [
+            ("F.kl_div(F.log_softmax(model(adversarial), dim=1),\n"
+             "                          F.softmax(logits, dim=1), reduction=\"batchmean\")",
+             "F.kl_div(F.log_softmax(logits, dim=1),\n"
+             "                          F.softmax(model(adversarial), dim=1), "
+             "reduction=\"batchmean\")")],
+        "mean over classes and images instead of the batch mean": [
+            ('reduction="batchmean"', 'reduction="mean"')],
+        "probabilities instead of log-probabilities as kl_div's input": [
+            ("F.kl_div(F.log_softmax(model(adversarial), dim=1),",
+             "F.kl_div(F.softmax(model(adversarial), dim=1),")],
+        "detaches the clean prediction": [
+            ("F.softmax(logits, dim=1), reduction",
+             "F.softmax(logits, dim=1).detach(), reduction")],
+        "beta on the cross-entropy": [
+            ("F.cross_entropy(logits, labels) + beta * divergence",
+             "beta * F.cross_entropy(logits, labels) + divergence")],
+        "puts the model in eval mode": [
+            ("    logits = model(images)\n", "    model.eval()\n    logits = model(images)\n")],
+        "calls the kit's reference": """
+from helpers import robustness
+
+def trades_loss(model, images, adversarial, labels, beta):
+    return robustness.trades_step(beta)(model, (images, labels))["loss"]
+""",
+    },
 }
