@@ -60,7 +60,8 @@ test-fast: env sandbox
 	$(BIN)/pytest -m "not slow"
 
 clean:
-	rm -rf _build outputs gradebook.db submitted autograded feedback summary grades.csv
+	rm -rf _build outputs gradebook.db submitted autograded feedback summary grades.csv \
+	       solutions_html
 
 
 # --- book and browser -------------------------------------------------------------------
