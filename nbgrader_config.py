@@ -9,7 +9,7 @@ Instructors normally go through ``python -m helpers.grading`` (or ``make labs``,
 - Released (student) notebooks: ``labs/<chapter>/<chapter>_lab.ipynb``, committed.
 - Assignment id = chapter name, e.g. ``generalization``.
 - Working state, all gitignored: ``gradebook.db``, ``submitted/``, ``autograded/``,
-  ``feedback/``, ``summary/``, ``grades.csv``.
+  ``feedback/``, ``summary/``, ``grades.csv``, ``solutions_html/``.
 """
 
 import os
