@@ -17,6 +17,7 @@ exports for Canvas and Moodle, and the solutions handed out after the deadline.
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import math
 import os
@@ -25,7 +26,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .course import GradingError, check_labs, config, course_root, nbgrader
-from .notebooks import HIDDEN_BEGIN, HIDDEN_END
+from .gradebook import gradebook_missing, open_gradebook
+from .notebooks import HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUTION_END
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email", "lms_user_id")
 DAY = 86400.0
@@ -60,9 +62,7 @@ def read_roster(path: str | os.PathLike) -> list[dict[str, str]]:
 def import_roster(path: str | os.PathLike, course_dir: str | os.PathLike = ".") -> int:
     """Add or update every student of the roster in the gradebook; returns the count."""
     rows = read_roster(path)
-    nbgrader()
-    from nbgrader.api import Gradebook
-    with Gradebook(config(course_dir).CourseDirectory.db_url) as gb:
+    with open_gradebook(config(course_dir).CourseDirectory.db_url) as gb:
         for row in rows:
             fields = {k: (row.get(k) or "").strip() or None for k in ROSTER_COLUMNS[1:]}
             gb.update_or_create_student(row["id"].strip(), **fields)
@@ -72,12 +72,9 @@ def import_roster(path: str | os.PathLike, course_dir: str | os.PathLike = ".") 
 def roster_by_lms_id(course_dir: str | os.PathLike = ".") -> dict[str, str]:
     """``{LMS user id: student id}`` of the gradebook's students (empty without one)."""
     cfg = config(course_dir)
-    db = course_root(course_dir) / "gradebook.db"
-    if cfg.CourseDirectory.db_url == f"sqlite:///{db}" and not db.exists():
+    if gradebook_missing(cfg, course_root(course_dir)):
         return {}
-    nbgrader()
-    from nbgrader.api import Gradebook
-    with Gradebook(cfg.CourseDirectory.db_url) as gb:
+    with open_gradebook(cfg.CourseDirectory.db_url) as gb:
         return {str(s.lms_user_id): s.id for s in gb.students if s.lms_user_id}
 
 
@@ -108,6 +105,7 @@ def submitted_at(folder: Path | None) -> datetime | None:
         return None
 
 
+@functools.cache
 def _plugin_class():
     nbgrader()
     from nbgrader.plugins import LateSubmissionPlugin
@@ -157,8 +155,8 @@ def lms_export(kind: str, to: str | os.PathLike, course_dir: str | os.PathLike =
         raise GradingError(f"unknown LMS format {kind!r}: use canvas or moodle")
     root = course_root(course_dir)
     nbgrader()
-    from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(config(course_dir).CourseDirectory.db_url) as gb:
+    from nbgrader.api import MissingEntry
+    with open_gradebook(config(course_dir).CourseDirectory.db_url) as gb:
         labs = [a.name for a in gb.assignments]
         students = sorted(gb.students, key=lambda s: s.id)
         rows = []
@@ -213,8 +211,8 @@ def release_solutions(lab: str, course_dir: str | os.PathLike = ".", now: dateti
     for cell in nb.cells:
         cell.source = re.sub(rf"{re.escape(HIDDEN_BEGIN)}.*?{re.escape(HIDDEN_END)}\n?",
                              "", cell.source, flags=re.S)
-        cell.source = cell.source.replace("### BEGIN SOLUTION\n", "").replace(
-            "### END SOLUTION\n", "").replace("### END SOLUTION", "")
+        cell.source = re.sub(rf"^[ \t]*(?:{SOLUTION_BEGIN}|{SOLUTION_END})[ \t]*\n?", "",
+                             cell.source, flags=re.M)
     body, _ = HTMLExporter(template_name="classic").from_notebook_node(
         nb, resources={"metadata": {"name": html.escape(f"{lab} lab: solutions")}})
     dest = root / "solutions_html" / f"{lab}.html"

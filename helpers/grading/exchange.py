@@ -56,10 +56,16 @@ def setup(course_dir: str | os.PathLike = ".") -> Path:
     return root
 
 
-def _api_call(what: str, course_dir, method: str, lab: str):
-    root, _ = exchange_root(course_dir)
+def _ready(lab: str, course_dir) -> tuple[Path, str, str]:
+    """``(exchange folder, course id, lab)`` once the folder and the lab are checked."""
+    root, course_id = exchange_root(course_dir)
     check_exchange(root)
     (lab,) = check_labs([lab], course_dir)
+    return root, course_id, lab
+
+
+def _api_call(what: str, course_dir, method: str, lab: str) -> dict:
+    """One NbGraderAPI step on a checked lab; raises `GradingError` with nbgrader's log."""
     result = getattr(api(course_dir), method)(lab)
     if not result["success"]:
         raise failure(f"{what} {lab}", result)
@@ -69,21 +75,21 @@ def _api_call(what: str, course_dir, method: str, lab: str):
 def release_lab(lab: str, course_dir: str | os.PathLike = ".") -> None:
     """Regenerate ``labs/<lab>/`` and publish it in the exchange (replacing a previous
     release of it, which students who already fetched keep)."""
-    exchange, course_id = exchange_root(course_dir)
-    check_exchange(exchange)
+    exchange, course_id, lab = _ready(lab, course_dir)
     release([lab], course_dir)
-    outbound = exchange / course_id / "outbound" / lab
-    if outbound.exists():
+    if (exchange / course_id / "outbound" / lab).exists():
         _api_call("withdrawing the previous release of", course_dir, "unrelease", lab)
     _api_call("releasing", course_dir, "release_assignment", lab)
 
 
 def collect(lab: str, course_dir: str | os.PathLike = ".") -> None:
     """Copy the latest submission of every student into ``submitted/``."""
+    _, _, lab = _ready(lab, course_dir)
     _api_call("collecting", course_dir, "collect", lab)
 
 
 def return_feedback(lab: str, course_dir: str | os.PathLike = ".") -> None:
     """Rewrite the feedback pages and hand them out through the exchange."""
+    _, _, lab = _ready(lab, course_dir)
     feedback(lab, course_dir)
     _api_call("releasing the feedback of", course_dir, "release_feedback", lab)

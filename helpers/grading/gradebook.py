@@ -41,6 +41,13 @@ def is_done(result: dict | None, submission_sha: str, lab: Lab) -> bool:
         result.get("lab_sha256") == lab.digest
 
 
+def gradebook_missing(cfg, root: Path) -> bool:
+    """Whether the course's default SQLite gradebook has not been created yet (a
+    configured database elsewhere is assumed to exist)."""
+    db = root / "gradebook.db"
+    return cfg.CourseDirectory.db_url == f"sqlite:///{db}" and not db.exists()
+
+
 def open_gradebook(db_url: str):
     """An nbgrader ``Gradebook`` (creates the database if needed)."""
     nbgrader()

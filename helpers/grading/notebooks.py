@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 def meta(cell: dict) -> dict:
@@ -79,10 +80,9 @@ class Lab:
         the rubric and the model answer), or "" if it has none."""
         cell = _find(self.solution, grade_id) if grade_id else None
         text = source(cell) if cell else ""
-        begin, end = "### BEGIN SOLUTION", "### END SOLUTION"
-        if begin not in text:
+        if SOLUTION_BEGIN not in text:
             return ""
-        return text.split(begin, 1)[1].split(end, 1)[0].strip()
+        return text.split(SOLUTION_BEGIN, 1)[1].split(SOLUTION_END, 1)[0].strip()
 
     def tests(self) -> list[dict]:
         """The autograded test cells, in order."""

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from .course import GradingError, check_labs, config, course_root, nbgrader
-from .gradebook import RESULT_FILE
+from .gradebook import RESULT_FILE, gradebook_missing
 from .notebooks import Lab, meta
 
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
@@ -101,8 +101,7 @@ def export(to: str | os.PathLike = "grades.csv", course_dir: str | os.PathLike =
     """All grades to CSV (nbgrader's CSV exporter): one row per student and lab."""
     root = course_root(course_dir)
     cfg = config(course_dir)
-    db = root / "gradebook.db"
-    if cfg.CourseDirectory.db_url == f"sqlite:///{db}" and not db.exists():
+    if gradebook_missing(cfg, root):
         raise GradingError("no gradebook.db yet: release and autograde labs first.")
     nbgrader()
     from nbgrader.api import Gradebook
