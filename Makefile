@@ -8,8 +8,8 @@ PROFILE ?= tiny
 # On another platform pick the pair for your machine, e.g. make TORCH_SPEC="torch torchvision".
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-# numba (UMAP's compiler) keeps its compiled kernels here, outside the repository, so
-# that a fresh clone on the same machine (CI) does not compile them again.
+# numba (UMAP's compiler) keeps its compiled kernels here, outside the repository;
+# `make env` compiles them once (about 40 s), so no notebook run pays for it.
 export NUMBA_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/trustworthy-ai/numba
 
 PY  := $(VENV)/bin/python
@@ -45,6 +45,7 @@ $(VENV)/.installed: pyproject.toml
 	# rejects; it never uses requests for what the tests do, so install it without deps.
 	$(PY) -m pip install --quiet --no-deps torchattacks==3.5.1
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(PY) -W ignore -c "from helpers import robustness; robustness.warm_up_umap()"
 	touch $@
 
 # The whole suite: helpers unit tests, notebook runs with the fidelity checks, the

@@ -71,7 +71,7 @@ DEFAULTS = {
     "robustness": {"eps": 6 / 255, "pgd_steps": 5, "train_pgd_steps": 2,
                    "adversarial_fraction": 0.5, "circle_m": 0.4, "circle_gamma": 80,
                    "curve_size": 200, "val_size": 100, "map_size": 200,
-                   "map_method": "tsne", "trades_betas": [1.0, 6.0], "trades_steps": 1},
+                   "map_method": "umap", "trades_betas": [1.0, 6.0], "trades_steps": 1},
     # UCI Adult rows (White/Black, before the 50/50 split); λ per sensitive attribute;
     # the sweep multiplies the λs (0 = no adversary in the game)
     "fairness": {"size": 12000, "pretrain_epochs": 10, "adversary_epochs": 5,

@@ -25,7 +25,8 @@ def feature_maps(maps: dict[str, np.ndarray], labels, class_names, title: str | 
             ax.scatter(points[chosen, 0], points[chosen, 1], s=8, label=class_name,
                        color=PALETTE[k % len(PALETTE)], marker=MARKERS[k % len(MARKERS)],
                        linewidths=0)
-        ax.set(title=name, xticks=[], yticks=[], xlabel=f"{method} 1", ylabel=f"{method} 2")
+        axis = {"umap": "UMAP", "tsne": "t-SNE"}.get(method, method)
+        ax.set(title=name, xticks=[], yticks=[], xlabel=f"{axis} 1", ylabel=f"{axis} 2")
     figure_legend(fig, ncols=5, markerscale=1.5)
     if title:
         fig.suptitle(title)

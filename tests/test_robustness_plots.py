@@ -25,6 +25,8 @@ def test_feature_maps_draw_one_panel_per_map_and_every_point():
         f"expected one panel per map, got {[ax.get_title() for ax in fig.axes]}")
     drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections)
     assert drawn == 30, f"expected 30 points in the first panel, got {drawn}"
+    axes = (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel())
+    assert axes == ("t-SNE 1", "t-SNE 2"), f"expected the method's name on the axes, got {axes}"
     with pytest.raises(ValueError, match="maps"):
         robustness_plots.feature_maps({}, labels, ["a"])
 
