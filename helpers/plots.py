@@ -277,6 +277,10 @@ def results_table(table: pd.DataFrame | pd.Series, *, percent: Sequence[str] | b
             return "—"
         return f"{100 * value:.1f} %"
 
+    if table.index.nlevels == table.columns.nlevels == 1 and table.index.name:
+        # The index's name goes in the header's corner cell, above the row labels, which
+        # pandas would otherwise leave an empty header cell (and add a row for the name).
+        table = table.rename_axis(index=None, columns=table.index.name)
     styler = table.style.format(number).format(share, subset=percent)
     styler = styler.format_index(lambda value: f"{value:g}" if isinstance(value, float)
                                  else str(value))

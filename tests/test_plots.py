@@ -87,6 +87,16 @@ def test_results_table_formats_fractions_decimals_and_missing_values():
         plots.results_table([1, 2])
 
 
+def test_results_table_puts_the_index_name_in_the_header_corner():
+    table = pd.DataFrame({"clean": [0.9], "PGD": [0.1]}, index=pd.Index(["standard"],
+                                                                        name="model"))
+    head = plots.results_table(table, percent=True).to_html().split("</thead>")[0]
+    corner = head.split("<th ")[1]
+    assert ">model<" in corner, f"expected the corner header to read 'model', got {corner!r}"
+    assert "blank" not in head and head.count("<tr") == 1, (
+        f"expected one header row without empty header cells, got {head}")
+
+
 @pytest.mark.parametrize("call", [lambda: plots.training_curves({}),
                                   lambda: plots.image_grid(torch.rand(2, 8, 8)),
                                   lambda: plots.comparison_bars({})])
