@@ -8,10 +8,6 @@ PROFILE ?= tiny
 # On another platform pick the pair for your machine, e.g. make TORCH_SPEC="torch torchvision".
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-# numba (UMAP's compiler) keeps its compiled kernels here, outside the repository;
-# `make env` compiles them once (about 40 s), so no notebook run pays for it.
-export NUMBA_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/trustworthy-ai/numba
-
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
@@ -45,6 +41,8 @@ $(VENV)/.installed: pyproject.toml
 	# rejects; it never uses requests for what the tests do, so install it without deps.
 	$(PY) -m pip install --quiet --no-deps torchattacks==3.5.1
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# UMAP's kernels, compiled once (about 40 s) into numba's cache in $(VENV)'s
+	# __pycache__ folders, so that no notebook run, shell or Jupyter, pays for it.
 	$(PY) -W ignore -c "from helpers import robustness; robustness.warm_up_umap()"
 	touch $@
 

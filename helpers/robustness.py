@@ -287,7 +287,8 @@ def _umap_with_disk_cache():
 
     umap-learn compiles most of its kernels without ``cache=True``, so each new process
     would compile them again (about 15 s of the 40). Turning the cache on before their
-    first call keeps them in numba's cache folder ($NUMBA_CACHE_DIR, else __pycache__).
+    first call keeps them in numba's cache (the packages' __pycache__ folders, or
+    $NUMBA_CACHE_DIR).
     """
     import umap
     from numba.core.caching import NullCache

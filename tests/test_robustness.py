@@ -254,6 +254,22 @@ def test_embed_2d_keeps_clusters_apart(method):
     assert gap > spread, f"expected centres farther apart ({gap:.2f}) than the spread {spread:.2f}"
 
 
+def test_every_umap_kernel_is_cached_on_disk_once_umap_is_used():
+    import sys
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    robustness.embed_2d(np.random.default_rng(0).normal(size=(40, 4)), "umap")
+    uncached = [f"{name}.{key}" for name, module in list(sys.modules.items())
+                if module is not None and name.startswith(("umap", "pynndescent"))
+                for key, value in vars(module).items()
+                if isinstance(value, Dispatcher) and isinstance(value._cache, NullCache)]
+    assert not uncached, (f"expected every numba kernel of umap and pynndescent to be "
+                          f"cached on disk (compiled once per machine), these are not: "
+                          f"{uncached[:5]}")
+
+
 def _state(model):
     """Every module's training flag and every parameter's requires_grad, to compare."""
     return ([m.training for m in model.modules()], [p.requires_grad for p in model.parameters()])
