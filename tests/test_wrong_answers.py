@@ -10,8 +10,10 @@ on a part of its own task and on nothing else, and the solution must keep full m
 Speed: one sandbox per lab. The lab's cells up to its last test run once per variant in
 that sandbox (the solution first, as the control), so PyTorch is imported once per lab,
 not once per variant; every repetition re-runs the setup cells, so each variant starts
-from fresh fixtures. The ungraded experiment and the written answer after the last test
-are left out: they earn no points.
+from fresh fixtures. A variant's block leaves out the test cells before its answer cell:
+they run before the wrong answer exists, so their outcome is the control's. The
+ungraded experiment and the written answer after the last test are left out: they earn
+no points.
 """
 
 from __future__ import annotations
@@ -74,10 +76,13 @@ def repetitions(lab: Lab, wrong: dict) -> tuple[list[dict], list[tuple[str, str,
     plan = [("", "solution", None)] + [(answer, mistake, variant)
                                        for answer, mistakes in wrong.items()
                                        for mistake, variant in mistakes.items()]
+    answer_at = {meta(c)["grade_id"]: i for i, c in enumerate(block) if role(c) == "answer"}
     merged, starts = [], []
     for answer, mistake, variant in plan:
         starts.append((answer, mistake, len(merged)))
-        for cell in block:
+        for position, cell in enumerate(block):
+            if variant is not None and role(cell) == "test" and position < answer_at[answer]:
+                continue   # runs before the wrong answer exists: the control's outcome
             if variant is not None and meta(cell).get("grade_id") == answer and \
                     role(cell) == "answer":
                 cell = dict(cell, source=variant_source(cell["source"], variant,
