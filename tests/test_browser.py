@@ -160,6 +160,17 @@ def browser():
 
 
 @pytest.fixture(scope="module")
+def context(browser):
+    """One browsing context (desktop size) for every page, as a reader's browser: pages
+    after the first find the theme's files in its cache."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
 def axe_source() -> str:
     """axe-core's script, injected into each page from disk (never from the network)."""
     if not AXE.exists():
@@ -182,11 +193,15 @@ async () => {
 }
 """
 
-_TYPESET = """
+# The page is ready to measure once MathJax has typeset it and the fonts it asked for
+# (MathJax's among them) have loaded; waiting for the network to go quiet instead costs
+# half a second per page.
+_SETTLED = """
 async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  await document.fonts.ready;
 }
 """
 
@@ -271,10 +286,9 @@ async () => {
 """
 
 
-def _open(browser, server, path, checks, viewport):
-    """A new page at ``viewport`` showing ``path``; returns (context, page, log)."""
+def _open(context, server, path, checks):
+    """A new page (desktop size) showing ``path``; returns (page, log)."""
     log = {"requests": [], "failures": [], "errors": [], "arrived": "redirect" not in checks}
-    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("request", lambda request: log["requests"].append(request.url))
@@ -293,19 +307,18 @@ def _open(browser, server, path, checks, viewport):
         page.wait_for_url("**/" + checks["redirect"])
         page.wait_for_load_state("load")
         log["arrived"] = True
-    page.wait_for_load_state("networkidle")
-    page.evaluate(_TYPESET)
-    return context, page, log
+    page.evaluate(_SETTLED)
+    return page, log
 
 
 # --- the checks ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, path, heading, checks", PAGES, ids=[p[0] for p in PAGES])
-def test_page_reads_well(browser, server, axe_source, name, path, heading, checks):
+def test_page_reads_well(context, server, axe_source, name, path, heading, checks):
     """Every check at 1280 px, then the sideways scroll at 390 px (the same page, resized:
     one load per page keeps the test within its minute); all problems reported together."""
     server.responses.clear()
-    context, page, log = _open(browser, server, path, checks, DESKTOP)
+    page, log = _open(context, server, path, checks)
     problems = []
     try:
         h1 = page.locator("article h1, main h1").first.inner_text()
@@ -366,7 +379,7 @@ def test_page_reads_well(browser, server, axe_source, name, path, heading, check
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
-        context.close()
+        page.close()
 
     problems += log["failures"] + [f"{p} (served): HTTP {code}"
                                    for p, code in server.responses if code >= 400]
