@@ -175,22 +175,66 @@ def bin_and_weigh(observed: np.ndarray, effects: np.ndarray, bins: int) -> dict:
             "bin_effects": bin_effects, "edges": edges, "effects": effects}
 
 
+def _intervention_pass(model: nn.Module, images: torch.Tensor, layer, units=None, fills=None,
+                       batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Many single-unit interventions on ``layer`` in one forward pass per batch.
+
+    Returns ``(observed, probabilities)``: the untouched layer's spatial-mean activation
+    (N, C), and softmax outputs (N, 1 + U, K) whose column 0 is untouched (as
+    :func:`probabilities`) and column 1 + j has channel ``units[j]`` set to ``fills[j]``
+    (as under :func:`intervene`). ``units``: channels (default every channel); ``fills``:
+    one number per unit (default 0, the Z₀ intervention). A hook fans the layer's
+    output (n, C, ...) out to the 1 + U versions of each image, so the layers before
+    ``layer`` run once per image instead of 1 + U times; the layers after it must treat
+    the images of a batch independently, as they do in eval mode (which the pass uses).
+    About ``batch_size`` versions go through the layers after ``layer`` at a time.
+    """
+    module, images = get_layer(model, layer), check_images("images", images)
+    if units is None:
+        units = range(activations(model, images[:1], layer).shape[1])
+    units = [check_int("unit", unit, 0) for unit in units]
+    fills = [0.0] * len(units) if fills is None else [float(value) for value in fills]
+    if not units or len(fills) != len(units):
+        raise ValueError(f"units, fills: expected one fill per unit and at least one unit, "
+                         f"got {len(units)} units and {len(fills)} fills.")
+    versions = 1 + len(units)
+    observed = []
+
+    def fan_out(_module, _inputs, output):
+        """(n, C, ...) → (n · versions, C, ...): per image, untouched then one per unit."""
+        if max(units) >= output.shape[1]:
+            raise ValueError(f"units={units}: the layer has {output.shape[1]} channels.")
+        observed.append(output.detach().reshape(*output.shape[:2], -1).mean(2).cpu())
+        copies = output.unsqueeze(1).repeat(1, versions, *[1] * (output.ndim - 1))
+        values = torch.tensor(fills, dtype=output.dtype, device=output.device)
+        copies[:, torch.arange(1, versions), units] = values.view(-1, *[1] * (output.ndim - 2))
+        return copies.flatten(0, 1)
+
+    with forward_hook(module, fan_out):
+        outputs = logits(model, images, max(1, batch_size // versions))
+    return torch.cat(observed), F.softmax(outputs, 1).view(len(images), versions, -1)
+
+
+def _effects(outputs: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
+    """P(c | do_j, z) − P(c | z) per image and intervention, (N, U), from the (N, 1 + U, K)
+    outputs of :func:`_intervention_pass`; c: ``classes`` (N,), default the untouched
+    prediction."""
+    before = outputs[:, 0]
+    classes = before.argmax(1) if classes is None else classes.long()
+    rows = torch.arange(len(outputs))
+    return outputs[rows, 1:, classes] - before[rows, classes].unsqueeze(1)
+
+
 def unit_effects(model: nn.Module, images: torch.Tensor, layer,
                  classes: torch.Tensor | None = None) -> torch.Tensor:
     """Zero-out effect of every channel of ``layer`` per image: (N, C) in [−1, 1].
 
-    Column k equals ``causal_effect(model, images, layer, k)`` (the untouched output is
-    computed once and shared).
+    Column k equals ``causal_effect(model, images, layer, k)`` (to float rounding); all
+    channels come from one forward pass per batch (:func:`_intervention_pass`).
     """
-    before = probabilities(model, images)
-    classes = before.argmax(1) if classes is None else classes.long()
-    picked = before[torch.arange(len(images)), classes]
-    columns = []
-    for unit in range(activations(model, images[:1], layer).shape[1]):
-        with intervene(model, layer, unit, "zero"):
-            after = probabilities(model, images)
-        columns.append(after[torch.arange(len(images)), classes] - picked)
-    return torch.stack(columns, dim=1)
+    if classes is not None:
+        check_labels("classes", classes, len(check_images("images", images)))
+    return _effects(_intervention_pass(model, images, layer)[1], classes)
 
 
 # --- interventions on the input: pixel-wise masking ------------------------------------------
@@ -284,16 +328,34 @@ def effect_table(model: nn.Module, conditions: dict[str, torch.Tensor], units, k
     """Expected causal effect per (layer, unit) (rows) under each evidence set (columns).
 
     ``conditions``: {name: images (N, C, H, W)}, e.g. clean ("Z₀"), masked, adversarial;
-    ``units``: [(layer name, channel)]. Returns a pandas DataFrame of floats.
+    ``units``: [(layer name, channel)]; ``kind``: ``"zero"`` or ``"mean"``. Each cell
+    equals :func:`expected_causal_effect` (to float rounding); the units of one layer
+    share one forward pass per batch (:func:`_intervention_pass`). Returns a pandas
+    DataFrame of floats.
     """
     import pandas as pd
 
     if not conditions or not units:
         raise ValueError("conditions, units: both need at least one entry.")
-    rows = {(layer, unit): {name: expected_causal_effect(model, images, layer, unit, kind,
-                                                         bins=bins)["expected"]
-                            for name, images in conditions.items()}
-            for layer, unit in units}
+    if kind not in ("zero", "mean"):
+        raise ValueError(f"kind={kind!r}: expected 'zero' or 'mean' (a table has no value "
+                         f"to set).")
+    check_positive_int("bins", bins)
+    by_layer: dict = {}
+    for layer, unit in units:
+        by_layer.setdefault(layer, []).append(unit)
+    rows = {(layer, unit): {} for layer, unit in units}
+    for name, images in conditions.items():
+        for layer, chosen in by_layer.items():
+            fills = None
+            if kind == "mean":                    # as unit_mean: over images and positions
+                channels = activations(model, images, layer)
+                fills = [channels[:, unit].mean().item() for unit in chosen]
+            observed, outputs = _intervention_pass(model, images, layer, chosen, fills)
+            effects = _effects(outputs)
+            for column, unit in enumerate(chosen):
+                rows[layer, unit][name] = bin_and_weigh(
+                    observed[:, unit].numpy(), effects[:, column].numpy(), bins)["expected"]
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.names = ["layer", "unit"]
     return table

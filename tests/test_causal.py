@@ -159,6 +159,27 @@ def test_unit_effects_match_single_interventions_on_the_shallow_net():
             f"unit {unit}: expected {single}, got {table[:, unit]}")
 
 
+def test_effect_table_matches_expected_causal_effect_per_cell():
+    # effect_table batches a layer's units into one pass (40 images cross a batch
+    # boundary there); each cell must still be expected_causal_effect's number.
+    torch.manual_seed(0)
+    model = causal.shallow_cnn(3)
+    conditions = {"a": torch.rand(40, 1, 28, 28), "b": torch.rand(9, 1, 28, 28)}
+    units = [("features.relu2", unit) for unit in range(6)] + [("features.relu1", 1)]
+    for kind in ("zero", "mean"):
+        table = causal.effect_table(model, conditions, units, kind, bins=3)
+        for (layer, unit), row in table.iterrows():
+            for name, images in conditions.items():
+                single = causal.expected_causal_effect(model, images, layer, unit, kind,
+                                                       bins=3)["expected"]
+                assert math.isclose(row[name], single, abs_tol=1e-7), (
+                    f"{kind}, {layer} unit {unit}, {name}: expected {single}, "
+                    f"got {row[name]}")
+    assert list(table.index) == units, (
+        f"expected the rows in the order given, got {list(table.index)}")
+    assert _hook_count(model) == 0, f"expected no hooks left, got {_hook_count(model)}"
+
+
 def test_cam_is_exact_for_gap_then_linear_and_is_attributions_cam():
     torch.manual_seed(0)
     model = causal.shallow_cnn(3).eval()
