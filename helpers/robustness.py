@@ -266,8 +266,8 @@ def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor,
 def embed_2d(features: np.ndarray, method: str = "umap", seed: int = 0) -> np.ndarray:
     """A 2-D map (N, 2) of ``features`` (N, D) with UMAP (umap-learn) or t-SNE (scikit-learn).
 
-    UMAP's numerical kernels are compiled by numba on first use, about 40 s of CPU; they are
-    kept on disk (see :func:`warm_up_umap`), so later runs on the machine take seconds.
+    UMAP's numerical kernels are compiled by numba on first use, about 40 s of CPU; they
+    are kept on disk (see :func:`warm_up_umap`), so later runs take seconds.
     """
     features = np.asarray(features, dtype=np.float32)
     if method == "umap":
@@ -298,7 +298,8 @@ def _umap_with_disk_cache():
         if module is None or not name.startswith(("umap", "pynndescent")):
             continue
         for value in list(vars(module).values()):
-            if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
+            cache = getattr(value, "_cache", None)
+            if isinstance(value, Dispatcher) and isinstance(cache, NullCache):
                 value.enable_caching()
     return umap
 
