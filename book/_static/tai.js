@@ -48,7 +48,7 @@ function fixAccessibleNames() {
 document.querySelectorAll("table thead th").forEach((th) => {
   if (th.textContent.trim()) return;
   const cell = document.createElement("td");
-  cell.className = th.className;
+  for (const attribute of th.attributes) cell.setAttribute(attribute.name, attribute.value);
   th.replaceWith(cell);
 });
 
