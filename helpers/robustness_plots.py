@@ -18,6 +18,7 @@ def feature_maps(maps: dict[str, np.ndarray], labels, class_names, title: str | 
     if not maps:
         raise ValueError("maps is empty: pass {panel title: (N, 2) coordinates}.")
     labels = np.asarray(labels)
+    axis = {"umap": "UMAP", "tsne": "t-SNE"}.get(method, method)
     fig, axes = plt.subplots(1, len(maps), figsize=(COLUMN_WIDTH, 3.9), squeeze=False)
     for ax, (name, points) in zip(axes[0], maps.items()):
         for k, class_name in enumerate(class_names):
@@ -25,7 +26,6 @@ def feature_maps(maps: dict[str, np.ndarray], labels, class_names, title: str | 
             ax.scatter(points[chosen, 0], points[chosen, 1], s=8, label=class_name,
                        color=PALETTE[k % len(PALETTE)], marker=MARKERS[k % len(MARKERS)],
                        linewidths=0)
-        axis = {"umap": "UMAP", "tsne": "t-SNE"}.get(method, method)
         ax.set(title=name, xticks=[], yticks=[], xlabel=f"{axis} 1", ylabel=f"{axis} 2")
     figure_legend(fig, ncols=5, markerscale=1.5)
     if title:

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from .course import GradingError, check_labs, config, course_root, nbgrader
-from .gradebook import RESULT_FILE, gradebook_missing
+from .gradebook import RESULT_FILE, gradebook_missing, open_gradebook
 from .notebooks import Lab, meta
 
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
@@ -104,10 +104,9 @@ def export(to: str | os.PathLike = "grades.csv", course_dir: str | os.PathLike =
     if gradebook_missing(cfg, root):
         raise GradingError("no gradebook.db yet: release and autograde labs first.")
     nbgrader()
-    from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
     dest = Path(to) if Path(to).is_absolute() else root / to
-    with Gradebook(cfg.CourseDirectory.db_url) as gb:
+    with open_gradebook(cfg.CourseDirectory.db_url) as gb:
         CsvExportPlugin(to=str(dest)).export(gb)
     return dest
 
